@@ -1,0 +1,254 @@
+"""The functional forms of the layers and losses (tinytorch.nn.functional, as torch's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..creation import default_generator
+from ..ops.compare import OneHot
+from ..ops.nn import CrossEntropy
+from ..ops.nn import Linear as _Linear
+from ..ops.shape import Pad
+from ..tensor import Tensor
+
+# ---------------------------------------------------------------------------- activations
+
+
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return x.leaky_relu(negative_slope)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    return x.gelu(approximate)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x.softmax(dim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x.log_softmax(dim)
+
+
+# ---------------------------------------------------------------------------- layers
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias, over the last dim of x."""
+    return _Linear.apply(x, weight) if bias is None else _Linear.apply(x, weight, bias)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p), so E[out] = x."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0
+    keep = default_generator().random(x.shape, dtype=np.float32) >= p
+    return x * Tensor(keep.astype(x.dtype) * (1 / (1 - p)))
+
+
+def embedding(index: Tensor, weight: Tensor) -> Tensor:
+    """Rows of weight picked by integer ids: (...) -> (..., dim)."""
+    ids = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding ids must be integers, got {ids.dtype}")
+    rows = weight.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= rows):
+        bad = ids[(ids < 0) | (ids >= rows)].flat[0]
+        raise IndexError(f"embedding id {bad} is out of range for an embedding of {rows} rows (ids must lie in [0, {rows}))")
+    return weight[ids]
+
+
+def layer_norm(
+    x: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
+    """(x - mean) / sqrt(var + eps) over the last len(normalized_shape) dims, then * weight + bias."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(x.shape[-len(normalized_shape) :]) != normalized_shape:
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {normalized_shape}")
+    dims = tuple(range(-len(normalized_shape), 0))
+    centered = x - x.mean(dims, keepdim=True)
+    out = centered / ((centered * centered).mean(dims, keepdim=True) + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel (dim 1) over the batch and spatial dims.
+
+    In training the batch statistics are used and the running ones move toward them
+    (running_var with the unbiased variance, as PyTorch); in eval the running ones are used.
+    """
+    dims = (0, *range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) -> (1, C, 1, ...)
+    if training:
+        n = x.numel() // x.shape[1]
+        if n <= 1:
+            raise ValueError(f"batch_norm in training needs more than one value per channel, got input of shape {x.shape}")
+        mean = x.mean(dims, keepdim=True)
+        centered = x - mean
+        var = (centered * centered).mean(dims, keepdim=True)
+        if running_mean is not None:
+            _update_running(running_mean, running_var, mean.data.reshape(-1), var.data.reshape(-1) * (n / (n - 1)), momentum)
+        out = centered / (var + eps).sqrt()
+    else:
+        if running_mean is None:
+            raise ValueError("batch_norm in eval mode needs running statistics")
+        out = (x - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def _update_running(running_mean: Tensor, running_var: Tensor, mean: np.ndarray, var: np.ndarray, momentum: float) -> None:
+    """running = (1 - momentum) * running + momentum * batch, in place, outside autograd."""
+    with no_grad():
+        running_mean.mul_(1 - momentum).add_(Tensor(mean.astype(running_mean.dtype)), alpha=momentum)
+        running_var.mul_(1 - momentum).add_(Tensor(var.astype(running_var.dtype)), alpha=momentum)
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad with a constant; `pad` lists (before, after) pairs from the last dim backwards."""
+    if mode != "constant":
+        raise ValueError(f"pad: mode {mode!r} is not supported; tinytorch pads with mode='constant'")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: {tuple(pad)} must hold (before, after) pairs for at most {x.ndim} dims")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+    pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]  # last dim first
+    widths = tuple([(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1])
+    return Pad.apply(x, widths=widths, value=value)
+
+
+def one_hot(index: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer classes (...) -> int64 one-hot vectors (..., num_classes)."""
+    if num_classes == -1:
+        num_classes = int(index.data.max()) + 1
+    return OneHot.apply(index, num_classes=num_classes)
+
+
+# ---------------------------------------------------------------------------- losses
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _check_same_shape(name: str, input: Tensor, target: Tensor) -> None:
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} must have the same shape")
+
+
+def _classes_last(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Tensor]:
+    """(N, C, d1, ...) scores and (N, d1, ...) targets as (N*d1*..., C) and (N*d1*...)."""
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name}: targets must be integer class indices, got {target.dtype}")
+    if (
+        input.ndim < 1
+        or (input.ndim == 1 and target.ndim != 0)
+        or (input.ndim > 1 and target.shape != input.shape[:1] + input.shape[2:])
+    ):
+        raise ValueError(f"{name}: input of shape {input.shape} (N, C, ...) does not fit target of shape {target.shape} (N, ...)")
+    if input.ndim == 1:  # one sample: (C,) -> (1, C)
+        return input.reshape(1, -1), target.reshape(1)
+    if input.ndim > 2:  # (N, C, d1, ...) -> (N, d1, ..., C) -> (N*d1*..., C)
+        input = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
+    return input, target.reshape(-1)
+
+
+def cross_entropy(
+    input: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
+    """-log softmax(input)[target], averaged over the targets that are not ignore_index."""
+    shape = target.shape
+    logits, flat = _classes_last(input, target, "cross_entropy")
+    loss = CrossEntropy.apply(logits, flat, ignore_index=ignore_index, label_smoothing=label_smoothing)
+    if reduction == "mean":
+        return loss.sum() / int((flat.data != ignore_index).sum())
+    return loss.reshape(shape) if reduction == "none" else _reduce(loss, reduction)
+
+
+def nll_loss(input: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """-input[target] (input holds log-probabilities), averaged over non-ignored targets."""
+    shape = target.shape
+    logp, flat = _classes_last(input, target, "nll_loss")
+    valid = flat.data != ignore_index
+    picked = logp[np.arange(len(valid)), np.where(valid, flat.data, 0)]
+    loss = -picked * Tensor(valid.astype(logp.dtype))
+    if reduction == "mean":
+        return loss.sum() / int(valid.sum())
+    return loss.reshape(shape) if reduction == "none" else _reduce(loss, reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    _check_same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    _check_same_shape("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does."""
+    _check_same_shape("binary_cross_entropy", input, target)
+    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1] (use binary_cross_entropy_with_logits for scores)"
+        )
+    log_p = input.log().clamp(min=-100)
+    log_not_p = (1 - input).log().clamp(min=-100)
+    return _reduce(-(target * log_p + (1 - target) * log_not_p), reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """BCE on sigmoid(x), computed stably: max(x, 0) - x y + log(1 + exp(-|x|))."""
+    _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    softplus_neg_abs = (1 + (-input.abs()).exp()).log()  # log(1 + e^-|x|)
+    if pos_weight is None:
+        return _reduce(input.relu() - input * target + softplus_neg_abs, reduction)
+    # with pos_weight w: (1 - y) x + (1 + (w - 1) y) log(1 + e^-x), log(1 + e^-x) = relu(-x) + log(1 + e^-|x|)
+    weight = 1 + (pos_weight - 1) * target
+    return _reduce((1 - target) * input + weight * ((-input).relu() + softplus_neg_abs), reduction)

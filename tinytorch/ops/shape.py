@@ -1,0 +1,97 @@
+"""Primitives that move elements without computing: the backward moves the gradient back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import Function
+
+
+class Reshape(Function):
+    """The gradient takes the input's shape back."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape)
+
+
+class Permute(Function):
+    """The gradient is permuted back by the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, a, dims):
+        ctx.dims = dims
+        return a.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(np.argsort(ctx.dims))
+
+
+class Expand(Function):
+    """Broadcast to a larger shape (a view); autograd sums the gradient back."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def _is_advanced(index) -> bool:
+    """True when the index holds an array or list (NumPy's advanced indexing)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, (np.ndarray, list)) for p in parts)
+
+
+class GetItem(Function):
+    """a[index]; the gradient is scattered back, summed where an index repeats."""
+
+    @staticmethod
+    def forward(ctx, a, index):
+        ctx.shape, ctx.index = a.shape, index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        result = np.zeros(ctx.shape, dtype=grad.dtype)
+        if _is_advanced(ctx.index):
+            np.add.at(result, ctx.index, grad)  # repeated indices accumulate
+        else:
+            result[ctx.index] = grad
+        return result
+
+
+class Cat(Function):
+    """Concatenate along dim; the gradient is split back into the inputs' sizes."""
+
+    @staticmethod
+    def forward(ctx, *arrays, dim=0):
+        ctx.dim = dim
+        ctx.bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.split(grad, ctx.bounds, axis=ctx.dim))
+
+
+class Pad(Function):
+    """Constant padding; the gradient is the un-padded window of grad_output."""
+
+    @staticmethod
+    def forward(ctx, a, widths, value=0.0):
+        # widths: one (before, after) pair per axis, NumPy's order
+        ctx.window = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
+        return np.pad(a, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.window]
