@@ -48,22 +48,17 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 # ---------------------------------------------------------------------------- grad mode
 
 
-class set_grad_enabled:
-    """Turn gradient tracking on or off: at once as a call, or for a block as a context manager."""
-
-    def __init__(self, mode: bool) -> None:
-        self.prev = function._grad_enabled
-        function._grad_enabled = bool(mode)
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        function._grad_enabled = self.prev
-
-
 class _GradMode:
+    """Base of the grad-mode switches: a context manager, and a decorator with or without ()."""
+
     mode = True
+
+    def __new__(cls, func: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        return self if func is None else self(func)  # @no_grad as well as @no_grad()
+
+    def __init__(self, func: Callable | None = None) -> None:
+        pass
 
     def __enter__(self) -> None:
         self.prev = function._grad_enabled
@@ -73,10 +68,16 @@ class _GradMode:
         function._grad_enabled = self.prev
 
     def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            prev = function._grad_enabled
+            function._grad_enabled = mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                function._grad_enabled = prev
 
         return wrapper
 
@@ -91,6 +92,24 @@ class enable_grad(_GradMode):
     """Context manager and decorator: ops inside build a graph even within no_grad."""
 
     mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Switch gradient tracking at once (a call), for a block (with), or for a function (@)."""
+
+    def __new__(cls, mode: bool) -> set_grad_enabled:
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        self.mode, self.prev = bool(mode), function._grad_enabled
+        function._grad_enabled = self.mode
+
+    def __enter__(self) -> None:
+        return None
+
+    def __call__(self, fn: Callable) -> Callable:
+        function._grad_enabled = self.prev  # as a decorator it changes nothing until called
+        return super().__call__(fn)
 
 
 def is_grad_enabled() -> bool:

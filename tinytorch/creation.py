@@ -120,6 +120,8 @@ def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
     """Integers in [low, high); randint(high, size) starts at 0, as PyTorch."""
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        high, size = None, high
     if high is None:
         low, high = 0, low
     size = (size,) if isinstance(size, int) else tuple(size)

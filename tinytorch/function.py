@@ -30,10 +30,12 @@ class Function:
       differentiable: False for ops whose output never requires grad (comparisons, argmax).
       inplace: True when forward writes into its first input and returns it (optimizer
         updates, `add_`); apply then returns that input tensor and bumps its version.
+      view: True when the output may be a view of input 0 (reshape, permute, indexing).
     """
 
     differentiable = True
     inplace = False
+    view = False  # the output may be a view of input 0: it then shares input 0's version counter
     _hooks: tuple | list = ()  # gradient hooks of the output tensor (register_hook on non-leaves)
 
     # Filled by apply on nodes that take part in autograd:
@@ -95,9 +97,11 @@ def run(cls: type[Function], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) 
         return target
     if type(out) is not np.ndarray:  # NumPy returns scalars from 0-d ufuncs and reductions
         out = np.asarray(out)
+    result = Tensor._make(out, requires_grad, ctx if requires_grad else None)
+    if cls.view and out.base is not None and np.may_share_memory(out, inputs[0].data):
+        result._version_cell = inputs[0]._version_cell  # changing the base changes the view
     if not requires_grad:
-        return Tensor._make(out, False, None)
-    result = Tensor._make(out, True, ctx)
+        return result
     ctx.attrs = attrs
     ctx.next_functions = tuple([t._grad_node() if n else None for t, n in zip(inputs, needs)])
     ctx.input_meta = tuple([(t.data.shape, t.data.dtype) for t in inputs])

@@ -49,14 +49,20 @@ _default_float = float32
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
-def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
-    """PyTorch's promotion: a float beats an integer (int64 + float32 = float32)."""
+def _category(dtype: np.dtype) -> int:
+    return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[dtype.kind]
+
+
+def result_type(a: np.dtype, b: np.dtype, a_ndim: int = 1, b_ndim: int = 1) -> np.dtype:
+    """PyTorch's promotion: a higher category wins (int64 + float32 = float32); within one
+    category a 0-d tensor yields to a dimensioned one (ones(2) + tensor(1., float64) = float32)."""
     if a == b:
         return a
-    if a.kind == "f" and b.kind != "f":
-        return a
-    if b.kind == "f" and a.kind != "f":
-        return b
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    if (a_ndim == 0) != (b_ndim == 0):
+        return b if a_ndim == 0 else a
     return np.promote_types(a, b)
 
 
@@ -64,8 +70,8 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Data as an ndarray with torch.tensor's dtypes: Python floats -> float32, ints -> int64."""
     if isinstance(data, Tensor):
         array = data.data
-    elif isinstance(data, np.ndarray):
-        array = data
+    elif isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)
     else:
         array = np.asarray(data)
         if dtype is None and array.dtype == np.float64:
@@ -220,7 +226,7 @@ class Tensor:
     def _binary(self, cls: type, other: Any, reflected: bool = False) -> Tensor:
         a, b = (self._lift(other), self) if reflected else (self, self._lift(other))
         if a.data.dtype != b.data.dtype:
-            dtype = result_type(a.data.dtype, b.data.dtype)
+            dtype = result_type(a.data.dtype, b.data.dtype, a.data.ndim, b.data.ndim)
             a, b = a.to(dtype), b.to(dtype)
         return cls.apply(a, b)
 
@@ -318,7 +324,8 @@ class Tensor:
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         from .creation import where
 
-        return where(mask, self._lift(value), self)
+        value = value.to(self.dtype) if isinstance(value, Tensor) else Tensor._make(np.asarray(value, self.dtype), False, None)
+        return where(mask, value, self)  # the value takes our dtype, as in PyTorch
 
     def tril(self, diagonal: int = 0) -> Tensor:
         return self._triangle(np.tri(*self.shape[-2:], k=diagonal, dtype=bool))
@@ -369,9 +376,12 @@ class Tensor:
         return (centered * centered).sum(dim, keepdim) / max(count - correction, 0)
 
     def std(self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, correction: Any = None) -> Tensor:
-        return self.var(dim, unbiased, keepdim, correction).sqrt()
+        """sqrt(var), with gradient 0 (not 0 * inf) where all values are equal, as PyTorch."""
+        var = self.var(dim, unbiased, keepdim, correction)
+        spread = var > 0
+        return Where.apply(spread, var, self._lift(1)).sqrt() * spread
 
-    def logsumexp(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """log sum exp x = m + log sum exp(x - m), m = max x (a constant: no overflow)."""
         m = Max.apply(self.detach(), dim=dim, keepdim=True)
         out = (self - m).exp().sum(dim, keepdim=True).log() + m
@@ -451,8 +461,7 @@ class Tensor:
         return GetItem.apply(self, index=_index(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("__setitem__")
-        SetItem.apply(self, self._lift(value), index=_index(index))
+        self._inplace(SetItem, value, index=_index(index))
 
     # ------------------------------------------------------------------ in place
 
@@ -470,7 +479,13 @@ class Tensor:
 
     def _inplace(self, cls: type, *args: Any, **attrs: Any) -> Tensor:
         self._check_inplace(cls.__name__)
-        return cls.apply(self, *[self._lift(a) for a in args], **attrs)
+        others = [self._lift(a) for a in args]
+        if function._grad_enabled and any(o.requires_grad for o in others):
+            raise RuntimeError(
+                f"{cls.__name__}: writing a tensor that requires grad into another in place would cut it "
+                f"from the graph; build the result out of place (tinytorch.where, cat, or x + y) instead"
+            )
+        return cls.apply(self, *others, **attrs)
 
     add_ = lambda self, o, alpha=1: self._inplace(AddInplace, o, alpha=alpha)  # noqa: E731
     sub_ = lambda self, o, alpha=1: self._inplace(AddInplace, o, alpha=-alpha)  # noqa: E731
@@ -541,7 +556,7 @@ def _index(index: Any) -> Any:
         if isinstance(p, Tensor):
             p = p.data
         if isinstance(p, list):
-            p = np.asarray(p)
+            p = np.asarray(p) if p else np.zeros(0, np.int64)
         if isinstance(p, float) or (isinstance(p, np.ndarray) and p.dtype.kind not in "iub"):
             kind = type(p).__name__ if isinstance(p, float) else f"{p.dtype} array"
             raise IndexError(f"tensors used as indices must be integers, slices or boolean masks; got a {kind}")

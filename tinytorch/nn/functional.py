@@ -178,17 +178,22 @@ def _check_same_shape(name: str, input: Tensor, target: Tensor) -> None:
         raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} must have the same shape")
 
 
-def _classes_last(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Tensor]:
-    """(N, C, d1, ...) scores and (N, d1, ...) targets as (N*d1*..., C) and (N*d1*...)."""
+def _classes_last(input: Tensor, target: Tensor, name: str, ignore_index: int) -> tuple[Tensor, Tensor]:
+    """(N, C, d1, ...) scores and (N, d1, ...) targets as (N*d1*..., C) and (N*d1*...), checked."""
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: targets must be integer class indices, got {target.dtype}")
-    if (
-        input.ndim < 1
-        or (input.ndim == 1 and target.ndim != 0)
-        or (input.ndim > 1 and target.shape != input.shape[:1] + input.shape[2:])
-    ):
+    fits = target.ndim == 0 if input.ndim == 1 else target.shape == input.shape[:1] + input.shape[2:]
+    if input.ndim < 1 or not fits:
         raise ValueError(f"{name}: input of shape {input.shape} (N, C, ...) does not fit target of shape {target.shape} (N, ...)")
+    classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    y = target.data
+    bad = (y != ignore_index) & ((y < 0) | (y >= classes))
+    if bad.any():
+        raise IndexError(
+            f"{name}: target {y[bad].flat[0]} is out of range for {classes} classes "
+            f"(targets must lie in [0, {classes}) or equal ignore_index={ignore_index})"
+        )
     if input.ndim == 1:  # one sample: (C,) -> (1, C)
         return input.reshape(1, -1), target.reshape(1)
     if input.ndim > 2:  # (N, C, d1, ...) -> (N, d1, ..., C) -> (N*d1*..., C)
@@ -201,7 +206,7 @@ def cross_entropy(
 ) -> Tensor:
     """-log softmax(input)[target], averaged over the targets that are not ignore_index."""
     shape = target.shape
-    logits, flat = _classes_last(input, target, "cross_entropy")
+    logits, flat = _classes_last(input, target, "cross_entropy", ignore_index)
     loss = CrossEntropy.apply(logits, flat, ignore_index=ignore_index, label_smoothing=label_smoothing)
     if reduction == "mean":
         return loss.sum() / int((flat.data != ignore_index).sum())
@@ -211,7 +216,7 @@ def cross_entropy(
 def nll_loss(input: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """-input[target] (input holds log-probabilities), averaged over non-ignored targets."""
     shape = target.shape
-    logp, flat = _classes_last(input, target, "nll_loss")
+    logp, flat = _classes_last(input, target, "nll_loss", ignore_index)
     valid = flat.data != ignore_index
     picked = logp[np.arange(len(valid)), np.where(valid, flat.data, 0)]
     loss = -picked * Tensor(valid.astype(logp.dtype))

@@ -255,7 +255,7 @@ class Module:
         mismatched = []
         for key, target in own.items():
             if key in state_dict:
-                shape = tuple(np.shape(getattr(state_dict[key], "data", state_dict[key])))
+                shape = tuple(np.shape(_array(state_dict[key])))
                 if shape != tuple(target.shape):
                     mismatched.append(
                         f"size mismatch for {key}: the checkpoint has shape {shape}, the model {tuple(target.shape)}"
@@ -270,8 +270,7 @@ class Module:
         with no_grad():
             for key, target in own.items():
                 if key in state_dict:
-                    value = state_dict[key]
-                    target.copy_(Tensor(np.asarray(getattr(value, "data", value))))
+                    target.copy_(Tensor(_array(state_dict[key])))
         return missing, unexpected
 
     # ------------------------------------------------------------------ printing
@@ -283,3 +282,12 @@ class Module:
         lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ")" if not lines else head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _array(value: Any) -> np.ndarray:
+    """A state_dict value (tinytorch or torch tensor, ndarray, number) as an ndarray."""
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "detach"):  # a torch tensor
+        return value.detach().cpu().numpy()
+    return np.asarray(value)

@@ -23,7 +23,7 @@ def clip_grad_norm_(
     if not grads:
         return Tensor(np.zeros((), np.float32))
     if norm_type == float("inf"):
-        total = max(float(np.abs(g.data).max()) for g in grads)
+        total = float(np.max([np.abs(g.data).max() for g in grads]))  # np.max keeps a NaN; Python's max drops it
     else:
         total = float(sum(float((np.abs(g.data.astype(np.float64)) ** norm_type).sum()) for g in grads) ** (1 / norm_type))
     if error_if_nonfinite and not np.isfinite(total):

@@ -54,8 +54,8 @@ class Mean(Function):
 
 
 class Max(Function):
-    """The gradient goes to the maximum: along `dim` to the element max() returns as its
-    index; over all elements it is split evenly among ties (as PyTorch)."""
+    """The gradient goes to the maximum: along one `dim`, to the element whose index max(dim)
+    returns; over all elements or several dims, split evenly among ties (as PyTorch)."""
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
@@ -81,25 +81,25 @@ class Min(Function):
 def _extreme_forward(ctx, a, dim, keepdim, arg):
     if a.size == 0:
         raise ValueError("max()/min() of an empty tensor has no value")
-    ctx.keepdim, ctx.shape = keepdim, a.shape
-    if dim is None:
-        ctx.axes = tuple(range(a.ndim))
-        out = a.max() if arg is np.argmax else a.min()
-        ctx.save_for_backward(a, np.asarray(out))
-        return out.reshape((1,) * a.ndim) if keepdim else out
-    (axis,) = ctx.axes = _axes(dim, a.ndim)
-    index = arg(a, axis=axis, keepdims=True)
-    ctx.save_for_backward(index)
-    out = np.take_along_axis(a, index, axis=axis)
-    return out if keepdim else out.squeeze(axis)
+    ctx.keepdim, ctx.shape, ctx.axes = keepdim, a.shape, _axes(dim, a.ndim)
+    if isinstance(dim, int):
+        (axis,) = ctx.axes
+        index = arg(a, axis=axis, keepdims=True)
+        ctx.save_for_backward(index)
+        out = np.take_along_axis(a, index, axis=axis)
+        return out if keepdim else out.squeeze(axis)
+    reduce = np.max if arg is np.argmax else np.min
+    out = reduce(a, axis=ctx.axes, keepdims=True)
+    ctx.save_for_backward(a, out)
+    return out if keepdim else out.squeeze(ctx.axes)
 
 
 def _extreme_backward(ctx, grad):
     grad = _expand(grad, ctx)
-    if len(ctx.saved_tensors) == 2:  # over all elements: split among ties
+    if len(ctx.saved_tensors) == 2:  # several axes: split among ties
         a, out = ctx.saved_tensors
         mask = a == out
-        return grad * mask / mask.sum()
+        return grad * mask / mask.sum(axis=ctx.axes, keepdims=True)
     (index,) = ctx.saved_tensors
     result = np.zeros(ctx.shape, dtype=grad.dtype)
     np.put_along_axis(result, index, grad, axis=ctx.axes[0])

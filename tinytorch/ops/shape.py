@@ -10,6 +10,8 @@ from ..function import Function
 class Reshape(Function):
     """The gradient takes the input's shape back."""
 
+    view = True
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -23,6 +25,8 @@ class Reshape(Function):
 class Permute(Function):
     """The gradient is permuted back by the inverse permutation."""
 
+    view = True
+
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
@@ -35,6 +39,8 @@ class Permute(Function):
 
 class Expand(Function):
     """Broadcast to a larger shape (a view); autograd sums the gradient back."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -53,6 +59,8 @@ def _is_advanced(index) -> bool:
 
 class GetItem(Function):
     """a[index]; the gradient is scattered back, summed where an index repeats."""
+
+    view = True
 
     @staticmethod
     def forward(ctx, a, index):

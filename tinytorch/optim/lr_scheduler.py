@@ -159,8 +159,9 @@ class OneCycleLR(LRScheduler):
     def step(self) -> None:
         self.last_epoch += 1
         t = self.last_epoch
-        if t >= self.total_steps:
-            raise ValueError(f"OneCycleLR stepped {t + 1} times, more than total_steps={self.total_steps}")
+        # as PyTorch: one step() after each of total_steps optimizer steps is fine (t == total_steps)
+        if t > self.total_steps:
+            raise ValueError(f"OneCycleLR stepped {t} times, more than total_steps={self.total_steps}")
         for group in self.optimizer.param_groups:
             start_step = 0.0
             for end_step, lr_a, lr_b, mom_a, mom_b in self.phases:

@@ -47,7 +47,8 @@ class Optimizer:
             if not isinstance(p, Tensor) or not p.is_leaf:
                 raise ValueError(f"{type(self).__name__} can only optimize leaf tensors, got {type(p).__name__}")
             if id(p) in seen:
-                raise ValueError("a parameter appears in more than one parameter group")
+                raise ValueError(f"a parameter of shape {tuple(p.shape)} appears twice in the parameter groups")
+            seen.add(id(p))
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
