@@ -159,6 +159,53 @@ DIFFERENTIABLE: list[Case] = [
     ),
     Case("CrossEntropy", lambda m, x, y: m.F.cross_entropy(x, y), [f(2, 4, 3, 2), i(2, 3, 2, hi=4)], name="CrossEntropy_kdim"),
     Case("Linear", lambda m, x, w, bias: m.F.linear(x, w, bias), [f(2, 3, 4), f(5, 4), f(5)]),
+    # vision
+    Case("Conv2d", lambda m, x, w, bias: m.F.conv2d(x, w, bias), [f(2, 3, 5, 6), f(4, 3, 3, 2), f(4)]),
+    Case(
+        "Conv2d", lambda m, x, w: m.F.conv2d(x, w, stride=2, padding=1), [f(2, 2, 7, 6), f(3, 2, 3, 3)], name="Conv2d_stride_pad"
+    ),
+    Case(
+        "Conv2d",
+        lambda m, x, w: m.F.conv2d(x, w, padding=(2, 1), dilation=2),
+        [f(1, 2, 6, 6), f(2, 2, 3, 2)],
+        name="Conv2d_dilation",
+    ),
+    Case(
+        "Conv2d",
+        lambda m, x, w, bias: m.F.conv2d(x, w, bias, groups=2),
+        [f(2, 4, 5, 5), f(6, 2, 3, 3), f(6)],
+        name="Conv2d_groups",
+    ),
+    Case(
+        "Conv2d", lambda m, x, w: m.F.conv2d(x, w, padding="same", stride=1), [f(1, 3, 5, 4), f(2, 3, 3, 3)], name="Conv2d_same"
+    ),
+    Case("MaxPool2d", lambda m, x: m.F.max_pool2d(x, 2), [f(2, 3, 6, 4)]),
+    Case("MaxPool2d", lambda m, x: m.F.max_pool2d(x, 3, stride=2, padding=1), [f(2, 2, 7, 6)], name="MaxPool2d_pad"),
+    Case("MaxPool2d", lambda m, x: m.F.max_pool2d(x, 2, stride=1, dilation=2), [f(1, 2, 6, 5)], name="MaxPool2d_dilation"),
+    Case("MaxPool2d", lambda m, x: m.F.max_pool2d(x, 2, ceil_mode=True), [f(1, 2, 5, 7)], name="MaxPool2d_ceil"),
+    Case("AvgPool2d", lambda m, x: m.F.avg_pool2d(x, 2), [f(2, 3, 6, 4)]),
+    Case(
+        "AvgPool2d",
+        lambda m, x: m.F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+        [f(2, 2, 7, 6)],
+        name="AvgPool2d_pad_exclude",
+    ),
+    Case("AvgPool2d", lambda m, x: m.F.avg_pool2d(x, 3, stride=2, padding=1), [f(1, 2, 6, 5)], name="AvgPool2d_pad_include"),
+    Case("AvgPool2d", lambda m, x: m.F.avg_pool2d(x, 2, ceil_mode=True), [f(1, 2, 5, 7)], name="AvgPool2d_ceil"),
+    Case("MatMul", lambda m, x: m.F.adaptive_avg_pool2d(x, (3, 2)), [f(2, 2, 7, 5)], name="MatMul_adaptive_avg_pool"),
+    Case("AvgPool2d", lambda m, x: m.F.adaptive_avg_pool2d(x, 1), [f(2, 3, 4, 4)], name="AvgPool2d_adaptive_global"),
+    Case(
+        "BatchNorm",
+        lambda m, x, w, bias, rm, rv: m.F.batch_norm(x, rm, rv, w, bias, training=True, momentum=0.3),
+        [f(4, 3, 2, 5), f(3), f(3), f(3, grad=False), f(3, lo=0.5, hi=2, grad=False)],
+    ),
+    Case("BatchNorm", lambda m, x: m.F.batch_norm(x, None, None, training=True), [f(6, 4)], name="BatchNorm_2d_no_affine"),
+    Case(
+        "BatchNorm",
+        lambda m, x, w, bias, rm, rv: m.F.batch_norm(x, rm, rv, w, bias, training=False),
+        [f(3, 2, 4), f(2), f(2), f(2, grad=False), f(2, lo=0.5, hi=2, grad=False)],
+        name="BatchNorm_eval",
+    ),
     Case("Linear", lambda m, x, w: m.F.linear(x, w), [f(3, 4), f(2, 4)], name="Linear_no_bias"),
 ]
 

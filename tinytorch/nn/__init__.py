@@ -2,6 +2,7 @@
 
 from . import functional, init, utils  # noqa: F401
 from .container import ModuleDict, ModuleList, Sequential
+from .conv import AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout2d, MaxPool2d
 from .layers import (
     GELU,
     BatchNorm1d,

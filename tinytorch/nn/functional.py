@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..creation import default_generator
 from ..ops.compare import OneHot
+from ..ops.conv import AvgPool2d, Conv2d, MaxPool2d
 from ..ops.nn import CrossEntropy
 from ..ops.nn import Linear as _Linear
+from ..ops.norm import BatchNorm
 from ..ops.shape import Pad
 from ..tensor import Tensor
 
@@ -105,39 +106,120 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalise each channel (dim 1) over the batch and spatial dims.
+    """Normalise each channel (dim 1) over the batch and spatial dims (one fused op).
 
-    In training the batch statistics are used and the running ones move toward them
-    (running_var with the unbiased variance, as PyTorch); in eval the running ones are used.
-    """
-    dims = (0, *range(2, x.ndim))
-    shape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) -> (1, C, 1, ...)
-    if training:
-        n = x.numel() // x.shape[1]
-        if n <= 1:
-            raise ValueError(f"batch_norm in training needs more than one value per channel, got input of shape {x.shape}")
-        mean = x.mean(dims, keepdim=True)
-        centered = x - mean
-        var = (centered * centered).mean(dims, keepdim=True)
-        if running_mean is not None:
-            _update_running(running_mean, running_var, mean.data.reshape(-1), var.data.reshape(-1) * (n / (n - 1)), momentum)
-        out = centered / (var + eps).sqrt()
-    else:
-        if running_mean is None:
-            raise ValueError("batch_norm in eval mode needs running statistics")
-        out = (x - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    In training the batch statistics are used and the running ones, when given, move toward
+    them in place; in eval the running ones are used."""
+    if not training and running_mean is None:
+        raise ValueError("batch_norm in eval mode needs running statistics")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm needs input of shape (N, C, ...), got {x.shape}")
+    params = () if weight is None else (weight, bias if bias is not None else Tensor(np.zeros(x.shape[1], x.dtype)))
+    running = {} if running_mean is None else {"running_mean": running_mean.data, "running_var": running_var.data}
+    return BatchNorm.apply(x, *params, training=training, momentum=momentum, eps=eps, **running)
 
 
-def _update_running(running_mean: Tensor, running_var: Tensor, mean: np.ndarray, var: np.ndarray, momentum: float) -> None:
-    """running = (1 - momentum) * running + momentum * batch, in place, outside autograd."""
-    with no_grad():
-        running_mean.mul_(1 - momentum).add_(Tensor(mean.astype(running_mean.dtype)), alpha=momentum)
-        running_var.mul_(1 - momentum).add_(Tensor(var.astype(running_var.dtype)), alpha=momentum)
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def conv2d(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Tensor:
+    """2-D convolution (cross-correlation, as PyTorch) of (N, C, H, W) by (Co, C/groups, kh, kw)."""
+    if x.ndim != 4:
+        raise ValueError(f"conv2d expects input of shape (N, C, H, W), got {x.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d expects a weight of shape (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
+    if isinstance(padding, str):
+        padding = _same_padding(weight.shape[2:], _pair(dilation)) if padding == "same" else _check_valid(padding)
+    geometry = dict(stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation), groups=groups)
+    return Conv2d.apply(x, weight, **geometry) if bias is None else Conv2d.apply(x, weight, bias, **geometry)
+
+
+def _same_padding(kernel: tuple, dilation: tuple) -> tuple[int, int]:
+    pads = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    if any(p % 2 for p in pads):
+        raise ValueError(f"padding='same' needs an odd effective kernel size, got kernel {tuple(kernel)} dilation {dilation}")
+    return (pads[0] // 2, pads[1] // 2)
+
+
+def _check_valid(padding: str) -> tuple[int, int]:
+    if padding != "valid":
+        raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    return (0, 0)
+
+
+def max_pool2d(
+    x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False
+) -> Tensor:
+    """Max over each window; stride defaults to the kernel size."""
+    k = _pair(kernel_size)
+    _check_pool(x, k, _pair(padding), "max_pool2d")
+    return MaxPool2d.apply(
+        x, kernel_size=k, stride=_pair(stride or k), padding=_pair(padding), dilation=_pair(dilation), ceil_mode=ceil_mode
+    )
+
+
+def avg_pool2d(
+    x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True
+) -> Tensor:
+    """Mean over each window; stride defaults to the kernel size."""
+    k = _pair(kernel_size)
+    _check_pool(x, k, _pair(padding), "avg_pool2d")
+    return AvgPool2d.apply(
+        x,
+        kernel_size=k,
+        stride=_pair(stride or k),
+        padding=_pair(padding),
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+    )
+
+
+def _check_pool(x: Tensor, k: tuple, p: tuple, name: str) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"{name} expects input of shape (N, C, H, W), got {x.shape}")
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ValueError(f"{name}: padding {p} must be at most half the kernel size {k}")
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
+    """Average over windows that tile (N, C, H, W) into output_size, as PyTorch chooses them.
+
+    Written as two matrix products with fixed averaging matrices: A_h (oh, H) @ x @ A_w^T (W, ow)."""
+    if x.ndim != 4:
+        raise ValueError(f"adaptive_avg_pool2d expects input of shape (N, C, H, W), got {x.shape}")
+    oh, ow = (x.shape[2] if o is None else o for o in _pair(output_size))
+    h, w = x.shape[2:]
+    if (h, w) == (oh, ow):
+        return x
+    if h % oh == 0 and w % ow == 0:  # the common case (e.g. global pooling) is a plain avg pool
+        return avg_pool2d(x, (h // oh, w // ow))
+    a_h, a_w = Tensor(_averaging(h, oh, x.dtype)), Tensor(_averaging(w, ow, x.dtype))
+    return a_h @ (x @ a_w.T)  # (oh, H) @ (N, C, H, W) @ (W, ow) = (N, C, oh, ow)
+
+
+def _averaging(size: int, out: int, dtype: Any) -> np.ndarray:
+    """Row i averages [floor(i size / out), ceil((i + 1) size / out)), PyTorch's windows."""
+    m = np.zeros((out, size), dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -(-(i + 1) * size // out)
+        m[i, start:end] = 1 / (end - start)
+    return m
+
+
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero whole channels with probability p (one draw per sample and channel), scale by 1/(1-p)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d expects (N, C, H, W) or (C, H, W) input, got {x.shape}")
+    shape = x.shape[:-2] + (1, 1)  # one draw per channel: (N, C, 1, 1)
+    keep = default_generator().random(shape, dtype=np.float32) >= p
+    return x * Tensor(keep.astype(x.dtype) * (1 / (1 - p) if p < 1 else 0.0))
 
 
 def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:

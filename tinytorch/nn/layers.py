@@ -162,11 +162,13 @@ class _BatchNorm(Module):
                 f"dims with {self.num_features} channels in dim 1, got shape {x.shape}"
             )
         use_batch = self.training or not self.track_running_stats
+        momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
-        return F.batch_norm(x, self.running_mean if self.track_running_stats else None,
-                            self.running_var if self.track_running_stats else None,
-                            self.weight, self.bias, use_batch, self.momentum, self.eps)  # fmt: skip
+            if momentum is None:  # a cumulative average over all batches seen, as PyTorch
+                momentum = 1 / int(self.num_batches_tracked.data)
+        running = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
+        return F.batch_norm(x, *running, self.weight, self.bias, use_batch, momentum, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

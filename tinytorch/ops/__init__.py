@@ -1,3 +1,3 @@
 """Every primitive op. Importing this package fills the OPS table."""
 
-from . import compare, elementwise, inplace, linalg, nn, reduce, shape  # noqa: F401
+from . import compare, conv, elementwise, inplace, linalg, nn, norm, reduce, shape  # noqa: F401
