@@ -519,3 +519,16 @@ def test_update_is_an_inplace_op_through_function_apply(op_name, monkeypatch):
     assert [p._version for p in params] == [v + 1 for v in versions]
     updates = [t for name, t in seen if name == op_name]
     assert len(updates) == len(params) and all(a is b for a, b in zip(updates, params))
+
+
+def test_load_state_dict_keeps_the_state_of_a_0d_parameter_a_tensor():
+    p = nn.Parameter(tt.tensor(1.0))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = tt.tensor(1.0)
+    opt.step()
+    again = optim.SGD([p], lr=0.1, momentum=0.9)
+    again.load_state_dict(opt.state_dict())
+    assert isinstance(again.state[p]["momentum_buffer"], tt.Tensor)
+    p.grad = tt.tensor(1.0)
+    again.step()  # used to fail: the 0-d buffer came back as a float
+    assert p.item() == pytest.approx(1.0 - 0.1 - 0.1 * (0.9 + 1.0))

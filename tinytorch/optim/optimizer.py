@@ -118,9 +118,10 @@ class Optimizer:
             for name, v in values.items():
                 if isinstance(v, np.ndarray) and v.ndim and v.shape != p.shape:
                     raise ValueError(f"state {name!r} of parameter {key} has shape {v.shape}, the parameter {tuple(p.shape)}")
+        # arrays were state tensors (any shape, 0-d included); Python numbers stay numbers ("step")
         self.state = {
             params[int(key)]: {
-                k: (Tensor(np.array(v, dtype=params[int(key)].dtype)) if isinstance(v, np.ndarray) and v.ndim else _scalar(v))
+                k: Tensor(np.array(v, dtype=params[int(key)].dtype)) if isinstance(v, np.ndarray) else v
                 for k, v in values.items()
             }
             for key, values in state_dict["state"].items()
@@ -134,8 +135,3 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params")
         return "\n".join(lines) + "\n)"
-
-
-def _scalar(v: Any) -> Any:
-    """A 0-d array from a loaded checkpoint back to a Python number."""
-    return v.item() if isinstance(v, np.ndarray) else v
