@@ -37,11 +37,12 @@ def test_case_goes_through_its_op(case, monkeypatch):
     """The choke point sees the op the case is about (a hook on Function.apply)."""
     seen = []
 
-    def spy(cls, inputs, attrs):
-        seen.append(cls.__name__)
-        return function.run(cls, inputs, attrs)
+    class Spy(function.OpHook):
+        def __call__(self, cls, inputs, attrs):
+            seen.append(cls.__name__)
+            return function.run(cls, inputs, attrs)
 
-    monkeypatch.setattr(function, "_hook", spy)
+    monkeypatch.setattr(function, "_hook", Spy())
     case.fn(TT, *_inputs(case, draw(case)))
     assert case.op in seen, f"{case.name} ran {seen}, not {case.op}"
 

@@ -508,11 +508,12 @@ def test_update_is_an_inplace_op_through_function_apply(op_name, monkeypatch):
     versions = [p._version for p in model.parameters()]
     seen = []
 
-    def spy(cls, inputs, attrs):  # the recorder's hook: sees every op that Function.apply runs
-        seen.append((cls.__name__, inputs[0]))
-        return function.run(cls, inputs, attrs)
+    class Spy(function.OpHook):  # the recorder's hook: sees every op that Function.apply runs
+        def __call__(self, cls, inputs, attrs):
+            seen.append((cls.__name__, inputs[0]))
+            return function.run(cls, inputs, attrs)
 
-    monkeypatch.setattr(function, "_hook", spy)
+    monkeypatch.setattr(function, "_hook", Spy())
     opt.step()
     monkeypatch.setattr(function, "_hook", None)
     params = list(model.parameters())

@@ -176,6 +176,9 @@ def run_backward(
         handed_out.add(id(g))
         grads[id(node)] = grads[id(node)] + g if id(node) in grads else g
     captured: list | None = [None] * (max(capture.values()) + 1) if capture else None
+    recorder = function._hook  # read once per backward: None when nothing records
+    if recorder is not None:
+        recorder.set_phase("backward")
 
     for node in reversed(_topological_order(nodes)):
         g = grads.pop(id(node), None)
@@ -191,9 +194,11 @@ def run_backward(
         if type(node) is AccumulateGrad:
             if captured is None:
                 _accumulate(node.variable, g, handed_out)
+                if recorder is not None:
+                    recorder.accumulated(node.variable)
             continue
         _check_saved(node)
-        input_grads = node.backward(node, g)
+        input_grads = node.backward(node, g) if recorder is None else recorder.backward(node, g)
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         for i, (parent, (shape, dtype), gi) in enumerate(zip(node.next_functions, node.input_meta, input_grads)):
@@ -214,6 +219,8 @@ def run_backward(
             grads[key] = grads[key] + gi if key in grads else gi
         if not retain_graph and node.saved_tensors:
             node.saved_tensors = None
+    if recorder is not None:
+        recorder.set_phase("optimizer")  # what follows backward (clipping, the update)
     return captured
 
 

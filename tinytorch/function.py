@@ -10,15 +10,14 @@ is one read of the module global `_hook`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 OPS: dict[str, type[Function]] = {}
 
-# Set by tinytorch.record (a callable taking (cls, inputs, attrs)); None = nothing records.
-_hook: Callable[..., Any] | None = None
+# Set by tinytorch.record (an OpHook); None = nothing records.
+_hook: OpHook | None = None
 # Flipped by autograd.no_grad / enable_grad / set_grad_enabled.
 _grad_enabled: bool = True
 
@@ -119,6 +118,27 @@ def _saved_versions(saved: tuple, inputs: tuple, output: Tensor) -> list:
                 versions.append((slot, t._version_cell, t._version_cell[0]))
                 break
     return versions
+
+
+class OpHook:
+    """What a recorder or profiler implements to see every op. Installed as `function._hook`.
+
+    __call__ runs forward ops (it must call `run(cls, inputs, attrs)`); backward(node, grad)
+    runs one node's backward in the engine (it must return node.backward(node, grad));
+    accumulated(tensor) follows a leaf's .grad update; set_phase names what runs next
+    ("backward" from the engine, "optimizer" after backward and from Optimizer.step)."""
+
+    def __call__(self, cls: type[Function], inputs: tuple, attrs: dict[str, Any]) -> Tensor:
+        return run(cls, inputs, attrs)
+
+    def backward(self, node: Function, grad: np.ndarray) -> Any:
+        return node.backward(node, grad)
+
+    def accumulated(self, tensor: Tensor) -> None:
+        pass
+
+    def set_phase(self, phase: str) -> None:
+        pass
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first)

@@ -8,19 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _Update
+from .optimizer import Optimizer, _Update, apply_update
 
 
 class AdamStep(_Update):
     """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
     p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-    Adam adds wd p to g (L2); AdamW (decoupled=True) shrinks p by lr wd first.
+    Adam adds wd p to g (L2); AdamW (decoupled=True) also subtracts lr wd p from p.
     amsgrad divides by the running maximum of v instead of v."""
 
     @staticmethod
-    def forward(ctx, p, grad, m, v, *vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled=False):
-        if weight_decay and decoupled:
-            p *= 1 - lr * weight_decay
+    def forward(ctx, p, grad, m, v, *vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled=False, report=None):
         g = grad + weight_decay * p if weight_decay and not decoupled else grad
         tmp = np.subtract(g, m)  # m += (1 - b1)(g - m), PyTorch's lerp
         tmp *= 1 - beta1
@@ -36,8 +34,9 @@ class AdamStep(_Update):
         denom += eps
         np.divide(m, denom, out=tmp)
         tmp *= lr / (1 - beta1**step)
-        p -= tmp
-        return p
+        if weight_decay and decoupled:  # PyTorch shrinks p by (1 - lr wd) first: the same step
+            tmp += (lr * weight_decay) * p
+        return apply_update(p, tmp, report)
 
 
 class Adam(Optimizer):

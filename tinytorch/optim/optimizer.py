@@ -11,16 +11,29 @@ from typing import Any
 
 import numpy as np
 
+from .. import function
 from ..autograd import enable_grad, no_grad
 from ..function import Function
 from ..tensor import Tensor
 
 
 class _Update(Function):
-    """Base of the optimizers' update ops: in place on the parameter, no gradient."""
+    """Base of the optimizers' update ops: in place on the parameter, no gradient.
+
+    Each takes `report=None`; a recorder passes a dict and gets the update's squared norm in
+    it (for the update-to-weight ratio) at the cost of one dot product."""
 
     differentiable = False
     inplace = True
+
+
+def apply_update(p: np.ndarray, update: np.ndarray, report: dict | None) -> np.ndarray:
+    """p -= update, noting |update|^2 in report when a recorder asks for it."""
+    if report is not None:
+        flat = update.reshape(-1)
+        report["update_sq"] = float(np.dot(flat, flat))
+    p -= update
+    return p
 
 
 class Optimizer:
@@ -65,6 +78,9 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        recorder = function._hook
+        if recorder is not None:  # ops from here to the step's end are the optimizer phase
+            recorder.set_phase("optimizer")
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:

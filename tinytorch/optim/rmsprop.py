@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _Update
+from .optimizer import Optimizer, _Update, apply_update
 
 
 class RMSpropStep(_Update):
@@ -15,7 +15,7 @@ class RMSpropStep(_Update):
     p -= lr g / (sqrt(s) + eps), or with momentum buf = m buf + g / (sqrt(s) + eps), p -= lr buf."""
 
     @staticmethod
-    def forward(ctx, p, grad, square_avg, *extra, lr, alpha, eps, weight_decay, momentum, centered):
+    def forward(ctx, p, grad, square_avg, *extra, lr, alpha, eps, weight_decay, momentum, centered, report=None):
         g = grad + weight_decay * p if weight_decay else grad
         square_avg *= alpha
         square_avg += (1 - alpha) * g * g
@@ -30,10 +30,8 @@ class RMSpropStep(_Update):
             (buf,) = rest
             buf *= momentum
             buf += g / avg
-            p -= lr * buf
-        else:
-            p -= lr * g / avg
-        return p
+            return apply_update(p, lr * buf, report)
+        return apply_update(p, lr * g / avg, report)
 
 
 class RMSprop(Optimizer):
@@ -67,11 +65,10 @@ class AdagradStep(_Update):
     """s += g^2; p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(s) + eps)"""
 
     @staticmethod
-    def forward(ctx, p, grad, state_sum, *, lr, lr_decay, weight_decay, eps, step):
+    def forward(ctx, p, grad, state_sum, *, lr, lr_decay, weight_decay, eps, step, report=None):
         g = grad + weight_decay * p if weight_decay else grad
         state_sum += g * g
-        p -= lr / (1 + (step - 1) * lr_decay) * g / (np.sqrt(state_sum) + eps)
-        return p
+        return apply_update(p, lr / (1 + (step - 1) * lr_decay) * g / (np.sqrt(state_sum) + eps), report)
 
 
 class Adagrad(Optimizer):

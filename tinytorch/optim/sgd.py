@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .optimizer import Optimizer, _Update
+from .optimizer import Optimizer, _Update, apply_update
 
 
 class SGDStep(_Update):
@@ -13,7 +13,7 @@ class SGDStep(_Update):
     p -= lr (g + m buf if nesterov else buf), or p -= lr g without momentum."""
 
     @staticmethod
-    def forward(ctx, p, grad, *buf, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, first=False):
+    def forward(ctx, p, grad, *buf, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, first=False, report=None):
         g = grad + weight_decay * p if weight_decay else grad
         if momentum:
             (b,) = buf
@@ -23,8 +23,7 @@ class SGDStep(_Update):
                 b *= momentum
                 b += (1 - dampening) * g
             g = g + momentum * b if nesterov else b
-        p -= lr * g
-        return p
+        return apply_update(p, lr * g, report)
 
 
 class SGD(Optimizer):
