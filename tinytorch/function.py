@@ -126,7 +126,8 @@ class OpHook:
     __call__ runs forward ops (it must call `run(cls, inputs, attrs)`); backward(node, grad)
     runs one node's backward in the engine (it must return node.backward(node, grad));
     accumulated(tensor) follows a leaf's .grad update; set_phase names what runs next
-    ("backward" from the engine, "optimizer" after backward and from Optimizer.step)."""
+    ("backward" from the engine, "optimizer" after backward and from Optimizer.step);
+    allocated(array, category, holder, owner) hears of arrays allocated outside ops."""
 
     def __call__(self, cls: type[Function], inputs: tuple, attrs: dict[str, Any]) -> Tensor:
         return run(cls, inputs, attrs)
@@ -139,6 +140,9 @@ class OpHook:
 
     def set_phase(self, phase: str) -> None:
         pass
+
+    def allocated(self, array: np.ndarray, category: str, holder: str, owner: Any = None) -> None:
+        """An allocation that knows its memory category (optimizer state) announces itself."""
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first)

@@ -55,9 +55,9 @@ class Adam(Optimizer):
     def update(self, p, grad, state, group):
         if not state:  # allocated at the first step, as PyTorch
             state["step"] = 0
-            state["exp_avg"], state["exp_avg_sq"] = self._state_like(p), self._state_like(p)
+            state["exp_avg"], state["exp_avg_sq"] = self._state_like(p, "exp_avg"), self._state_like(p, "exp_avg_sq")
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = self._state_like(p)
+                state["max_exp_avg_sq"] = self._state_like(p, "max_exp_avg_sq")
         state["step"] += 1
         extra = (state["max_exp_avg_sq"],) if group["amsgrad"] else ()
         beta1, beta2 = group["betas"]

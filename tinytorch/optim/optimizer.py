@@ -94,10 +94,13 @@ class Optimizer:
     def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    @staticmethod
-    def _state_like(p: Tensor, value: np.ndarray | None = None) -> Tensor:
-        """A state buffer shaped like p (zeros, or a copy of value): the optimizer_state memory."""
-        return Tensor(np.zeros_like(p.data) if value is None else np.array(value, dtype=p.dtype))
+    def _state_like(self, p: Tensor, name: str, value: np.ndarray | None = None) -> Tensor:
+        """A state buffer shaped like p (zeros, or a copy of value); its memory is optimizer_state."""
+        t = Tensor(np.zeros_like(p.data) if value is None else np.array(value, dtype=p.dtype))
+        recorder = function._hook
+        if recorder is not None:  # the category is known here, at allocation, so say it here
+            recorder.allocated(t.data, "optimizer_state", f"{type(self).__name__}.{name}", owner=p)
+        return t
 
     def state_nbytes(self) -> int:
         """Bytes held by optimizer state arrays (Adam: 2x the parameters; SGD: 0)."""

@@ -50,11 +50,11 @@ class RMSprop(Optimizer):
     def update(self, p, grad, state, group):
         if not state:
             state["step"] = 0
-            state["square_avg"] = self._state_like(p)
+            state["square_avg"] = self._state_like(p, "square_avg")
             if group["centered"]:
-                state["grad_avg"] = self._state_like(p)
+                state["grad_avg"] = self._state_like(p, "grad_avg")
             if group["momentum"]:
-                state["momentum_buffer"] = self._state_like(p)
+                state["momentum_buffer"] = self._state_like(p, "momentum_buffer")
         state["step"] += 1
         extra = [state[k] for k in ("grad_avg", "momentum_buffer") if k in state]
         RMSpropStep.apply(p, grad, state["square_avg"], *extra, lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
@@ -84,7 +84,7 @@ class Adagrad(Optimizer):
     def update(self, p, grad, state, group):
         if not state:
             state["step"] = 0
-            state["sum"] = self._state_like(p, np.full(p.shape, group["initial_accumulator_value"]))
+            state["sum"] = self._state_like(p, "sum", np.full(p.shape, group["initial_accumulator_value"]))
         state["step"] += 1
         AdagradStep.apply(p, grad, state["sum"], lr=group["lr"], lr_decay=group["lr_decay"],
                           weight_decay=group["weight_decay"], eps=group["eps"], step=state["step"])  # fmt: skip

@@ -47,5 +47,5 @@ class SGD(Optimizer):
             return
         first = "momentum_buffer" not in state
         if first:  # allocated at the first step, as PyTorch
-            state["momentum_buffer"] = self._state_like(p)
+            state["momentum_buffer"] = self._state_like(p, "momentum_buffer")
         SGDStep.apply(p, grad, state["momentum_buffer"], first=first, **hyper)

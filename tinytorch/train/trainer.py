@@ -305,9 +305,16 @@ def fit(
     val_loader: Iterable | None = None, scheduler: LRScheduler | None = None, scheduler_interval: str = "epoch",
     clip_grad_norm: float | None = None, accumulate_steps: int = 1, callbacks: Iterable[Callback] = (),
     checkpoint: str | os.PathLike | None = None, resume: str | os.PathLike | None = None, eval_every: int = 1,
-    progress: bool = True, metrics: Sequence[str | Metric] = ("accuracy",),
+    progress: bool = True, metrics: Sequence[str | Metric] = ("accuracy",), record: str | os.PathLike | None = None,
 ) -> History:  # fmt: skip
-    """Train model for `epochs` epochs in total and return the History (see Trainer for the details)."""
+    """Train model for `epochs` epochs in total and return the History (see Trainer for the details).
+
+    record="runs/name" records the run for the inspector (tinytorch.record's defaults; for other
+    options pass callbacks=[tinytorch.record.callback.RecordCallback(path, **options)])."""
+    if record is not None:
+        from ..record.callback import RecordCallback
+
+        callbacks = [*callbacks, RecordCallback(str(record))]
     trainer = Trainer(model, optimizer, loss_fn, scheduler=scheduler, scheduler_interval=scheduler_interval,
                       clip_grad_norm=clip_grad_norm, accumulate_steps=accumulate_steps, callbacks=callbacks,
                       metrics=metrics, progress=progress)  # fmt: skip

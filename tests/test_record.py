@@ -1,0 +1,302 @@
+"""The recorder's truth checks: bytes against tracemalloc, optimizer state ratios, the graph
+against autograd's, NaN origin, probes, alerts, and fit(record=...)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import tinytorch as tt
+import tinytorch.nn.functional as F
+from tinytorch import nn
+from tinytorch.record import AnomalyError, numpy_traced_bytes
+from tinytorch.runs import RunReader
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(48, 64), nn.ReLU(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 4))
+
+
+def small_cnn():
+    return nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 8, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8, 4),
+    )  # fmt: skip
+
+
+def batches(shape, n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        # tensors sharing the arrays, as a DataLoader gives: no second copy stays alive
+        yield tt.from_numpy(rng.standard_normal((8, *shape)).astype(np.float32)), tt.from_numpy(rng.integers(0, 4, 8))
+
+
+def assert_matches_numpy(run, what):
+    recorded, numpy_bytes = run.recorder.memory.total(), numpy_traced_bytes()
+    assert abs(recorded - numpy_bytes) <= 0.01 * numpy_bytes, f"{what}: recorded {recorded} B, NumPy {numpy_bytes} B"
+
+
+@pytest.mark.parametrize("build, shape", [(mlp, (48,)), (small_cnn, (3, 10, 10))], ids=["mlp", "cnn"])
+def test_recorded_bytes_match_tracemalloc_at_every_boundary(tmp_path, build, shape):
+    tracemalloc.start()
+    try:
+        model = build()
+        opt = tt.optim.Adam(model.parameters(), lr=1e-3)
+        with tt.record(tmp_path / "run", model=model, optimizer=opt, trace_steps=(0, 1, 2)) as run:
+            assert_matches_numpy(run, "start of step 0")
+            for i, (x, y) in enumerate(batches(shape)):
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                assert_matches_numpy(run, f"end of step {i}")
+                run.step(loss)
+                del x, y, loss
+                if i + 1 < 3:  # the next step is traced too
+                    assert_matches_numpy(run, f"start of step {i + 1}")
+        totals = RunReader(run.path).memory_totals()
+        assert [t["step"] for t in totals] == [0, 1, 2]
+        for t in totals:
+            assert abs(t["recorded"] - t["tracemalloc"]) <= 0.01 * t["tracemalloc"], t
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    "make_opt, state_ratio",
+    [
+        (lambda p: tt.optim.SGD(p, lr=0.1), 0.0),
+        (lambda p: tt.optim.SGD(p, lr=0.1, momentum=0.9), 1.0),
+        (lambda p: tt.optim.Adam(p, lr=1e-3), 2.0),
+    ],
+    ids=["sgd", "sgd_momentum", "adam"],
+)
+def test_optimizer_state_and_gradient_bytes_after_first_step(tmp_path, make_opt, state_ratio):
+    model = mlp()
+    opt = make_opt(model.parameters())
+    with tt.record(tmp_path / "run", model=model, optimizer=opt, trace_steps=(0,)) as run:
+        x, y = next(batches((48,)))
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        run.step(loss)
+    (totals,) = RunReader(run.path).memory_totals()
+    cats = totals["by_category"]
+    param_bytes = sum(p.data.nbytes for p in model.parameters())
+    assert cats["parameter"] == param_bytes
+    assert cats["gradient"] == param_bytes
+    assert cats.get("optimizer_state", 0) == state_ratio * param_bytes
+
+
+def test_views_own_no_bytes(tmp_path):
+    x = tt.randn(4, 6, requires_grad=True)
+    with tt.record(tmp_path / "run") as run:
+        y = x.reshape(6, 4).transpose(0, 1)  # two views of x
+        (y * 2).sum().backward()
+        run.step()
+    ops = {o["op"]: o for o in RunReader(run.path).ops(0, "forward")}
+    assert ops["Reshape"]["out_bytes"] == 0 and ops["Permute"]["out_bytes"] == 0
+    assert ops["Mul"]["out_bytes"] == 4 * 6 * 4
+
+
+def test_recorded_graph_is_the_autograd_graph(tmp_path):
+    model = small_cnn()
+    opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    with tt.record(tmp_path / "run", model=model, optimizer=opt) as run:
+        x, y = next(batches((3, 10, 10)))
+        loss = F.cross_entropy(model(x), y)
+        graph = [n for n in tt.autograd.graph(loss) if n.op != "AccumulateGrad"]
+        seq_of = {id(n.node): run.recorder._node_of[id(n.node)] for n in graph}
+        loss.backward()
+        opt.step()
+        run.step(loss)
+    reader = RunReader(run.path)
+    recorded = [o for o in reader.ops(0, "forward") if o["grad"]]
+    # the same ops, and in an order that autograd's graph allows (inputs before their users)
+    assert sorted(o["op"] for o in recorded) == sorted(n.op for n in graph)
+    assert [o["seq"] for o in recorded] == sorted(seq_of.values())
+    by_seq = {o["seq"]: o["op"] for o in recorded}
+    for n in graph:
+        assert by_seq[seq_of[id(n.node)]] == n.op
+        for parent in n.inputs:
+            if parent is not None and graph_node_is_op(parent, graph):
+                assert seq_of[id(op_at(parent, graph).node)] < seq_of[id(n.node)]
+    backward = reader.ops(0, "backward")
+    assert sorted(o["node"] for o in backward) == sorted(seq_of.values())  # each node's backward ran once
+    assert all(o["op"] == by_seq[o["node"]] + "Backward" for o in backward)
+    assert [o["op"] for o in reader.ops(0, "optimizer")] == ["SGDStep"] * len(list(model.parameters()))
+
+
+def graph_node_is_op(index, graph):
+    return any(n.index == index for n in graph)
+
+
+def op_at(index, graph):
+    return next(n for n in graph if n.index == index)
+
+
+def test_edges_and_module_scopes(tmp_path):
+    model = mlp()
+    with tt.record(tmp_path / "run", model=model) as run:
+        model(tt.randn(2, 48)).sum().backward()
+        run.step()
+    g = RunReader(run.path).graph(0)
+    ops = {n["seq"]: n for n in g["nodes"]}
+    assert [ops[s]["module"] for s in sorted(ops)][:5] == ["0", "1", "2", "3", "4"]
+    assert {(e["src"], e["dst"]) for e in g["edges"]} >= {(1, 2), (2, 3), (3, 4), (4, 5)}
+    first = ops[1]
+    assert first["inputs"] == [{"const": [2, 48]}, {"param": "0.weight"}, {"param": "0.bias"}]
+
+
+@pytest.mark.parametrize("mode", ["warn", "raise"])
+def test_nan_origin_names_the_log_op_in_forward(tmp_path, mode):
+    x = tt.tensor([[1.0, -1.0, 2.0]], requires_grad=True)
+    with tt.record(tmp_path / "run", anomaly=mode) as run:
+        for step in range(3):
+            shift = 0.0 if step < 2 else 5.0  # at step 2, relu gives zeros and log(0) = -inf
+            if mode == "raise" and step == 2:
+                with pytest.raises(AnomalyError, match=r"Log \(forward, step 2"):
+                    (x - shift).relu().log().sum()
+                break
+            if step == 2:
+                with pytest.warns(RuntimeWarning, match=r"Log \(forward, step 2"):
+                    (x - shift).relu().log().sum()
+            else:
+                (x - shift).abs().log().sum()
+            run.step()
+    (alert,) = [a for a in RunReader(run.path).alerts() if a["kind"] == "anomaly"]
+    assert (alert["op"], alert["phase"], alert["step"]) == ("Log", "forward", 2)
+    assert "-Inf" in alert["message"] and "min 0" in alert["message"]
+
+
+def test_nan_origin_in_backward(tmp_path):
+    x = tt.tensor([0.0, 1.0], requires_grad=True)
+    with tt.record(tmp_path / "run", anomaly="warn") as run:
+        with pytest.warns(RuntimeWarning, match="SqrtBackward"):
+            x.sqrt().sum().backward()  # d sqrt(x)/dx at 0 is inf
+        run.step()
+    (alert,) = RunReader(run.path).alerts()
+    assert (alert["op"], alert["phase"]) == ("SqrtBackward", "backward")
+
+
+class TinyAttention(nn.Module):
+    """Self-attention from primitives, handing its weights to the recorder's probe."""
+
+    def __init__(self, dim=8, heads=2):
+        super().__init__()
+        self.heads, self.qkv = heads, nn.Linear(dim, 3 * dim)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
+        w = (q @ k.transpose(-2, -1) / (d // self.heads) ** 0.5).softmax(-1)  # (B, nh, T, T)
+        tt.record.attention(w)
+        return (w @ v).transpose(1, 2).reshape(b, t, d)
+
+
+def test_attention_probes(tmp_path):
+    model = nn.Sequential(TinyAttention(), TinyAttention())
+    opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    probe = tt.randn(1, 5, 8)
+    with tt.record(tmp_path / "run", model=model, optimizer=opt, probe=probe, probe_every=2, probe_tokens=list("hello")) as run:
+        for _ in range(5):
+            loss = (model(tt.randn(3, 5, 8)) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.step(loss)
+    reader = RunReader(run.path)
+    assert reader.probe_steps() == [0, 2, 4]
+    maps = reader.probe(2)
+    assert list(maps) == ["0", "1"]
+    w = maps["0"]["weights"]
+    assert w.shape == (2, 5, 5) and np.allclose(w.sum(-1), 1, atol=1e-5)
+    assert maps["1"]["tokens"] == list("hello")
+    assert reader.steps()["step"].tolist() == [0, 1, 2, 3, 4]  # probing adds no steps
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the divergence overflows on purpose
+def test_alerts_for_vanishing_and_exploding_gradients(tmp_path):
+    class Damped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = nn.Linear(4, 4), nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.second(self.first(x * 1e-6))  # first.weight's gradient all but vanishes
+
+    model = Damped()
+    opt = tt.optim.SGD(model.parameters(), lr=3.0)  # far too large: the second layer explodes
+    x, y = tt.randn(16, 4), tt.randn(16, 1) * 10
+    with tt.record(tmp_path / "run", model=model, optimizer=opt) as run:
+        for _ in range(12):
+            loss = F.mse_loss(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.step(loss)
+    alerts = RunReader(run.path).alerts()
+    kinds = {(a["kind"], a["param"]) for a in alerts}
+    assert ("vanishing", "first.weight") in kinds
+    assert any(k == "exploding" and p.startswith("second") for k, p in kinds)
+    first_explosion = next(a for a in alerts if a["kind"] == "exploding")
+    assert "grew more than 10x" in first_explosion["rule"] or "exceeds" in first_explosion["message"]
+    # each alert fires once per episode, not every step
+    assert len([a for a in alerts if (a["kind"], a["param"]) == ("vanishing", "first.weight")]) == 1
+
+
+def test_gradient_statistics_are_exact(tmp_path):
+    model = nn.Linear(10, 3)
+    opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    with tt.record(tmp_path / "run", model=model, optimizer=opt, every=2) as run:
+        for step in range(4):
+            loss = (model(tt.randn(5, 10)) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            g = model.weight.grad.data.copy()
+            w_before = model.weight.data.copy()
+            opt.step()
+            run.step(loss)
+            if step == 2:
+                expected = dict(norm=np.linalg.norm(g), max_abs=np.abs(g).max(), mean=g.mean(), std=g.std(),
+                                update=np.linalg.norm(model.weight.data - w_before) / np.linalg.norm(model.weight.data))  # fmt: skip
+    reader = RunReader(run.path)
+    steps, names, norms = reader.grad_stats("norm")
+    assert steps.tolist() == [0, 2] and names == ["weight", "bias"]
+    col = 1
+    assert norms[0, col] == pytest.approx(expected["norm"], rel=1e-5)
+    assert reader.grad_stats("max_abs")[2][0, col] == pytest.approx(expected["max_abs"], rel=1e-6)
+    assert reader.grad_stats("mean")[2][0, col] == pytest.approx(expected["mean"], rel=1e-4, abs=1e-6)
+    assert reader.grad_stats("std")[2][0, col] == pytest.approx(expected["std"], rel=1e-4)
+    assert reader.grad_stats("update_ratio")[2][0, col] == pytest.approx(expected["update"], rel=1e-4)
+    (hist,) = [h for h in reader.histograms("weight") if h["step"] == 2]
+    assert hist["counts"].sum() == 30 and len(hist["counts"]) == 32
+
+
+def test_fit_records_the_run(tmp_path):
+    from tinytorch.data import DataLoader, TensorDataset
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = tt.optim.Adam(model.parameters(), lr=0.05)
+    tt.train.fit(model, loader, nn.CrossEntropyLoss(), opt, 2, val_loader=loader, progress=False, record=tmp_path / "fit")
+    reader = RunReader(tmp_path / "fit")
+    assert reader.status == "finished"
+    assert reader.steps()["step"].tolist() == list(range(8))
+    steps, values = reader.scalars("val/accuracy")
+    assert steps.tolist() == [3, 7] and 0 <= values[-1] <= 1
+    assert reader.traced_steps() == [0, 1]
+    assert tt.function._hook is None  # the recorder is gone after fit
+
+
+def test_one_recorder_at_a_time(tmp_path):
+    with tt.record(tmp_path / "a"):
+        with pytest.raises(RuntimeError, match="another recorder"):
+            tt.record(tmp_path / "b")
+    assert tt.function._hook is None
