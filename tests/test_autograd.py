@@ -267,3 +267,11 @@ def test_no_recorder_is_active_by_default():
     from tinytorch import function
 
     assert function._hook is None
+
+
+def test_graph_nodes_know_their_output_and_module():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    out = model(tt.randn(5, 4)).sum()
+    nodes = {n.op: n for n in tt.autograd.graph(out)}
+    assert (nodes["Linear"].output_shape, nodes["Linear"].output_dtype, nodes["Linear"].module) == ((5, 3), "float32", "0")
+    assert (nodes["Relu"].module, nodes["Sum"].output_shape, nodes["Sum"].module) == ("1", (), "")

@@ -189,6 +189,8 @@ def run_backward(
             result = hook(Tensor._make(g, False, None))
             if result is not None:
                 g = result.data
+        if g.size <= 16 and type(node) is not AccumulateGrad:
+            node.output_grad = g  # small gradients stay readable on the graph (micrograd style)
         if captured is not None and id(node) in capture:
             captured[capture[id(node)]] = g
         if type(node) is AccumulateGrad:
@@ -308,6 +310,9 @@ class GraphNode:
     input_dtypes: list[str]
     saved_shapes: list[tuple[int, ...]] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
+    output_shape: tuple[int, ...] | None = None
+    output_dtype: str | None = None
+    module: str = ""  # the nn.Module that ran the op ("" outside modules)
     node: Any = field(default=None, repr=False)
 
 
@@ -317,6 +322,12 @@ def graph(tensor: Any) -> list[GraphNode]:
         return []
     order = _topological_order([tensor.grad_fn])
     index = {id(n): i for i, n in enumerate(order)}
+    # a node's output is what its consumers received (or the tensor itself, for the last node)
+    outputs = {id(tensor.grad_fn): (tuple(tensor.shape), str(tensor.dtype))}
+    for n in order:
+        for parent, (shape, dtype) in zip(n.next_functions, getattr(n, "input_meta", ())):
+            if parent is not None:
+                outputs[id(parent)] = (tuple(shape), str(dtype))
     result = []
     for i, n in enumerate(order):
         if type(n) is AccumulateGrad:
@@ -333,6 +344,9 @@ def graph(tensor: Any) -> list[GraphNode]:
                 input_dtypes=[str(d) for _, d in n.input_meta],
                 saved_shapes=[tuple(np.shape(a)) for a in saved],
                 attrs={k: v for k, v in n.attrs.items() if not isinstance(v, np.ndarray)},
+                output_shape=outputs[id(n)][0],
+                output_dtype=outputs[id(n)][1],
+                module=n.scope,
                 node=n,
             )
         )

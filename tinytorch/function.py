@@ -10,6 +10,7 @@ is one read of the module global `_hook`.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,9 @@ OPS: dict[str, type[Function]] = {}
 _hook: OpHook | None = None
 # Flipped by autograd.no_grad / enable_grad / set_grad_enabled.
 _grad_enabled: bool = True
+# Dotted names of the nn.Modules running now, innermost last ("encoder.0.fc1"); Module.__call__
+# pushes and pops, graph nodes remember where they were made.
+_scope: list[str] = []
 
 
 class Function:
@@ -40,7 +44,9 @@ class Function:
     # Filled by apply on nodes that take part in autograd:
     #   next_functions  one entry per input: the input's node (grad_fn or AccumulateGrad) or None
     #   input_meta      one (shape, dtype) per input, for unbroadcasting and shape checks
-    #   needs_input_grad, saved_tensors, attrs (the keyword arguments, for introspection)
+    #   needs_input_grad, saved_tensors, attrs (the keyword arguments), scope (the module
+    #   that ran it), output (a weakref to the output tensor), value (the output array when it
+    #   has <= 16 elements) and, after backward, output_grad (the same for its gradient)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,6 +108,10 @@ def run(cls: type[Function], inputs: tuple[Tensor, ...], attrs: dict[str, Any]) 
     if not requires_grad:
         return result
     ctx.attrs = attrs
+    ctx.scope = _scope[-1] if _scope else ""
+    ctx.output = weakref.ref(result)  # shape, dtype and values while the output lives
+    if out.size <= 16:  # small outputs stay readable after they die, for micrograd-style drawings
+        ctx.value = out
     ctx.next_functions = tuple([t._grad_node() if n else None for t, n in zip(inputs, needs)])
     ctx.input_meta = tuple([(t.data.shape, t.data.dtype) for t in inputs])
     if ctx.saved_tensors:

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import function
 from ..autograd import no_grad
 from ..tensor import Tensor
 
-# Dotted names of the modules running now, innermost last ("fc1", "encoder.0.attn").
-_scope: list[str] = []
+_scope = function._scope  # the dotted names of the modules running now, innermost last
 
 
 def current_scope() -> str:

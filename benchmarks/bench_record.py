@@ -1,0 +1,78 @@
+"""Cost of recording on the MLP training step (3072-512-256-10, batch 128, Adam): a plain step
+against the same step with every-step statistics, and against a traced step (every op and
+buffer), in alternating rounds in one process, as ratios of step time.
+
+    python benchmarks/bench_record.py [--threads 2] [--rounds 7] [--steps 10]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+args = common.parser(__doc__).parse_args()
+common.pin_threads(args.threads)
+
+import statistics  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import tinytorch as tt  # noqa: E402
+import tinytorch.nn.functional as F  # noqa: E402
+from tinytorch import function, nn  # noqa: E402
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    x, y = tt.tensor(rng.standard_normal((128, 3072)).astype(np.float32)), tt.tensor(rng.integers(0, 10, 128))
+    model = nn.Sequential(nn.Linear(3072, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = tt.optim.Adam(model.parameters(), lr=1e-3)
+    logdir = tempfile.mkdtemp()
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    stats_run = tt.record(f"{logdir}/stats", model=model, optimizer=opt, trace_steps=())
+    function._hook = None  # each variant switches its own recorder on and off
+
+    def with_stats():
+        function._hook = stats_run.recorder
+        stats_run.step(step())
+        function._hook = None
+
+    trace_run = tt.record(f"{logdir}/trace", model=model, optimizer=opt, trace_steps=lambda s: True)
+    function._hook = None
+
+    def traced():
+        function._hook = trace_run.recorder
+        trace_run.step(step())
+        function._hook = None
+
+    times = common.alternate({"plain": step, "stats": with_stats, "traced": traced}, args.rounds, args.steps)
+    results = {}
+    for name in ("stats", "traced"):
+        ratios = [v / p for v, p in zip(times[name], times["plain"])]
+        results[name] = {"ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+                         "ms_median": 1e3 * statistics.median(times[name])}  # fmt: skip
+    plain_ms = 1e3 * statistics.median(times["plain"])
+    print(f"plain step {plain_ms:.2f} ms")
+    s, t = results["stats"], results["traced"]
+    print(f"every-step statistics: {s['ms_median']:.2f} ms, {100 * (s['ratio_median'] - 1):+.1f}% "
+          f"(rounds {100 * (s['ratio_min'] - 1):+.1f}% to {100 * (s['ratio_max'] - 1):+.1f}%; goal <= +5%)")  # fmt: skip
+    print(f"traced step: {t['ms_median']:.2f} ms, {t['ratio_median']:.2f}x a plain step "
+          f"(rounds {t['ratio_min']:.2f}-{t['ratio_max']:.2f}; goal <= 3x)")  # fmt: skip
+    common.write_json(args.json, {"plain_ms": plain_ms, **results})
+    stats_run.close()
+    trace_run.close()
+
+
+if __name__ == "__main__":
+    main()
