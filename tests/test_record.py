@@ -300,3 +300,14 @@ def test_one_recorder_at_a_time(tmp_path):
         with pytest.raises(RuntimeError, match="another recorder"):
             tt.record(tmp_path / "b")
     assert tt.function._hook is None
+
+
+def test_huge_but_finite_gradients_are_not_called_nonfinite():
+    from tinytorch.record import grad_stats
+
+    g = np.full(10, 1e20, np.float32)  # squares overflow float32, the values do not
+    stats = grad_stats(g)
+    assert not stats["nonfinite"]
+    assert stats["norm"] == pytest.approx(1e20 * np.sqrt(10), rel=1e-6)
+    assert grad_stats(np.array([1.0, np.inf], np.float32))["nonfinite"]
+    assert grad_stats(np.array([np.nan, 1.0], np.float32))["nonfinite"]

@@ -26,7 +26,12 @@ def grad_stats(g: np.ndarray) -> dict[str, Any]:
     if n == 0:
         return dict(norm=0.0, max_abs=0.0, mean=0.0, std=0.0, zero_frac=0.0, nonfinite=False, hist=None, lo=None, hi=None)
     sq = float(np.dot(flat, flat)) if flat.dtype.kind == "f" else float(np.square(flat, dtype=np.float64).sum())
-    nonfinite = not math.isfinite(sq) and not bool(np.isfinite(flat).all())
+    nonfinite = False
+    if not math.isfinite(sq):  # NaN/Inf in g, or finite values whose squares overflow float32
+        nonfinite = not bool(np.isfinite(flat).all())
+        if not nonfinite:
+            wide = flat.astype(np.float64)
+            sq = float(np.dot(wide, wide))
     mean = float(flat.sum(dtype=np.float64 if flat.dtype == np.float16 else None)) / n
     hi, lo = float(flat.max()), float(flat.min())
     sample = flat[:: max(1, n // SAMPLE)]
