@@ -449,3 +449,27 @@ def test_state_dict_round_trip_restores_outputs():
     # the loaded values are copies: changing the dict afterwards does not reach the model
     saved["0.weight"][...] = 0
     assert other[0].weight.data.any()
+
+
+def test_scopes_follow_parents_through_containers_that_are_only_iterated():
+    seen = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append(current_scope())
+            return x
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Sequential(Probe()) for _ in range(2)])
+
+        def forward(self, x):
+            for block in self.blocks:  # the ModuleList itself is never called
+                x = block(x)
+            return x
+
+    net = Net()
+    net.blocks[1](tt.ones(1))  # a part called on its own first is its own root
+    net(tt.ones(1))
+    assert seen == ["0", "blocks.0.0", "blocks.1.0"]

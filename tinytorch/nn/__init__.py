@@ -22,3 +22,12 @@ from .layers import (
 )  # fmt: skip
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, Parameter
+from .transformer import (
+    MLP,
+    CausalSelfAttention,
+    KVCache,
+    MultiheadAttention,
+    PositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    TransformerBlock,
+)  # fmt: skip

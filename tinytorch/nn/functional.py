@@ -339,3 +339,39 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, reduction: s
     # with pos_weight w: (1 - y) x + (1 + (w - 1) y) log(1 + e^-x), log(1 + e^-x) = relu(-x) + log(1 + e^-|x|)
     weight = 1 + (pos_weight - 1) * target
     return _reduce((1 - target) * input + weight * ((-input).relu() + softplus_neg_abs), reduction)
+
+
+# ---------------------------------------------------------------------------- attention
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False, dropout_p: float = 0.0,
+              scale: float | None = None, training: bool = True) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """softmax(q k^T * scale + mask) v, and the attention weights. q (..., L, E), k and v (..., S, E).
+
+    A boolean attn_mask says who may attend (True takes part); a float one is added to the
+    scores. is_causal lets position i see keys 0..i only (aligned to the end when L < S,
+    as for a KV cache)."""
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"attention: q {q.shape}, k {k.shape}, v {v.shape} do not fit: q and k need the same last dim, k and v the same length"
+        )
+    length, keys = q.shape[-2], k.shape[-2]
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    scores = (q @ k.transpose(-2, -1)) * scale  # (..., L, S)
+    if is_causal:  # query i sits at position S - L + i: it sees keys up to there
+        allowed = np.tril(np.ones((length, keys), bool), keys - length)
+        scores = scores.masked_fill(Tensor(~allowed), float("-inf"))
+    if attn_mask is not None:
+        if attn_mask.dtype == np.bool_:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        else:
+            scores = scores + attn_mask
+    weights = scores.softmax(-1)
+    out_weights = dropout(weights, dropout_p, training) if dropout_p else weights
+    return out_weights @ v, weights  # (..., L, E), (..., L, S)
+
+
+def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None) -> Tensor:  # fmt: skip
+    """PyTorch's F.scaled_dot_product_attention: softmax(q k^T / sqrt(E) + mask) v."""
+    return attention(q, k, v, attn_mask, is_causal, dropout_p, scale)[0]

@@ -3,6 +3,7 @@ them, switch train/eval, and know its dotted name while it runs (for the recorde
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 
 _scope = function._scope  # the dotted names of the modules running now, innermost last
+_running: list[Module] = []  # the modules themselves
 
 
 def current_scope() -> str:
@@ -50,7 +52,7 @@ class Module:
         d["_parameters"], d["_buffers"], d["_modules"] = OrderedDict(), OrderedDict(), OrderedDict()
         d["_non_persistent"] = set()
         d["_forward_pre_hooks"], d["_forward_hooks"] = OrderedDict(), OrderedDict()
-        d["training"], d["_name"] = True, None
+        d["training"], d["_name"], d["_parent"] = True, None, None
 
     # ------------------------------------------------------------------ attributes
 
@@ -107,6 +109,7 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None:
             module.__dict__["_name"] = name
+            module.__dict__["_parent"] = weakref.ref(self)  # for dotted names (see _scope_path)
         self._modules[name] = module
 
     # ------------------------------------------------------------------ running
@@ -119,18 +122,33 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        # dotted name as in named_modules(): the root is "", its children "fc1", "encoder.0"
-        parent, name = (_scope[-1] if _scope else ""), (self._name or "")
-        _scope.append(f"{parent}.{name}" if parent and name else parent or name)
+        _scope.append(self._scope_path())
+        _running.append(self)
         try:
             out = self.forward(*args, **kwargs)
         finally:
             _scope.pop()
+            _running.pop()
         for hook in self._forward_hooks.values():
             result = hook(self, args, out)
             if result is not None:
                 out = result
         return out
+
+    def _scope_path(self) -> str:
+        """This call's dotted name, as in the outermost running module's named_modules():
+        "", "fc1", "h.0.attn". Containers that are only iterated (ModuleList) are never
+        called, so the path follows parent links up to the module that is running."""
+        if not _running:
+            return ""
+        top, names, m = _running[-1], [], self
+        while m is not None and m is not top:
+            names.append(m._name or "")
+            parent = m.__dict__.get("_parent")
+            m = parent() if parent is not None else None
+        if m is None:  # not inside the running module: a module passed in from outside
+            names = [self._name or ""]
+        return ".".join(x for x in (_scope[-1], *reversed(names)) if x)
 
     def register_forward_pre_hook(self, hook: Callable) -> _Handle:
         """hook(module, args) runs before forward; it may return new args."""

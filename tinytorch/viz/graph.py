@@ -32,6 +32,7 @@ class GNode:
     badges: list[str] = field(default_factory=list)  # parameters and constants it uses
     saved: list[tuple[int, ...]] = field(default_factory=list)  # shapes saved for backward
     members: list[str] = field(default_factory=list)  # for folds: the ids folded in
+    prefixes: list[str] = field(default_factory=list)  # for folds: the module prefixes folded (expand these to open it)
     nan: bool = False  # its output holds the run's first NaN/Inf
 
 

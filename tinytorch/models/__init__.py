@@ -1,0 +1,3 @@
+"""Models written top to bottom in one file each."""
+
+from .gpt import GPT, GPTConfig
