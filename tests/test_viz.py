@@ -142,3 +142,13 @@ def test_values_of_small_graphs_match_numpy():
     mul = next(n for n in graph.nodes if n.op == "Mul")
     np.testing.assert_allclose(mul.value, v * v)
     np.testing.assert_allclose(mul.grad, np.ones(3))
+
+
+def test_folded_graph_keeps_edges_into_and_out_of_folds():
+    model = nn.Sequential(*[Block() for _ in range(3)])
+    folded = fold(graph_of(model(tt.randn(2, 8)).sum(), model), budget=4)
+    ids = {n.id for n in folded.nodes}
+    assert all(a in ids and b in ids for a, b in folded.edges)
+    assert [(a, b) for a, b in folded.edges] == [("fold-0", "fold-1"), ("fold-1", "fold-2"), ("fold-2", folded.nodes[-1].id)]
+    source = render.pipe(draw_graph(model(tt.randn(2, 8)).sum(), max_nodes=4).source, "json").decode()
+    assert '"name": "fold-1"' in source or '"name":"fold-1"' in source  # one node per fold, not one "fold" node with ports

@@ -18,7 +18,7 @@ import numpy as np
 
 @dataclass
 class Buffer:
-    buf: int  # a small id, unique within the run
+    buf: int  # a small id, unique within the run (events refer to buffers by it)
     nbytes: int
     category: str
     holder: str
@@ -40,10 +40,9 @@ def owner(array: np.ndarray) -> np.ndarray | None:
 class MemoryTracker:
     """Live buffers keyed by their owner array; every change goes to `emit(kind, buffer)`."""
 
-    def __init__(self, emit: Callable[[str, Buffer], None]) -> None:
-        self.emit = emit
+    def __init__(self, emit: Callable[[str, Buffer], None], ids: Callable[[], int]) -> None:
+        self.emit, self._next_id = emit, ids  # ids: a counter shared by the whole run
         self.live: dict[int, Buffer] = {}
-        self._ids = 0
 
     def find(self, array: np.ndarray) -> Buffer | None:
         if type(array) is not np.ndarray:
@@ -69,8 +68,7 @@ class MemoryTracker:
         known = self.live.get(id(o))
         if known is not None:
             return known
-        self._ids += 1
-        b = Buffer(self._ids, int(o.nbytes), category, holder, op_seq, tuple(o.shape), str(o.dtype), phase, module)
+        b = Buffer(self._next_id(), int(o.nbytes), category, holder, op_seq, tuple(o.shape), str(o.dtype), phase, module)
         b.finalizer = weakref.finalize(o, self._freed, id(o))
         self.live[id(o)] = b
         self.emit("alloc", b)

@@ -9,6 +9,7 @@ steps: the attention maps of a fixed input. Anomaly mode: the first op that make
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import tracemalloc
@@ -42,7 +43,11 @@ class Recorder(OpHook):
         self.names = {id(p): n for n, p in model.named_parameters()} if model is not None else {}
         self.modules = {id(p): n.rpartition(".")[0] for n, p in model.named_parameters()} if model is not None else {}
         self._param_ids = {}
+        if optimizer is not None:
+            writer.set_meta("optimizer", repr(optimizer))
         if model is not None:
+            writer.set_meta("model", repr(model))
+            writer.set_meta("parameters", sum(p.numel() for p in model.parameters()))
             rows = [
                 (i, n, dumps(tuple(p.shape)), p.numel(), str(p.dtype), self.modules[id(p)])
                 for i, (n, p) in enumerate(model.named_parameters())
@@ -56,6 +61,7 @@ class Recorder(OpHook):
         self._stats: dict[str, dict[str, Any]] = {}
         self._attention: dict[str, np.ndarray] = {}
         self._t0 = time.perf_counter()
+        self._buffer_ids = itertools.count(1)
         self._begin_step()
 
     # ------------------------------------------------------------------ step boundaries
@@ -75,9 +81,9 @@ class Recorder(OpHook):
             if carried is not None:  # the previous step was traced too: keep following its buffers,
                 self.memory = carried  # and open this step's events with what is alive now
                 for b in list(carried.live.values()):
-                    self._emit("alloc", b)
+                    self._emit("live", b)
             else:
-                self.memory = MemoryTracker(self._emit)
+                self.memory = MemoryTracker(self._emit, self._buffer_ids.__next__)
             self._track_state()
 
     def end_step(self, loss: float | None = None) -> None:
@@ -125,7 +131,9 @@ class Recorder(OpHook):
             out = run(cls, inputs, attrs)
             seconds = time.perf_counter() - start
             if self.anomaly and not self.anomaly_seen:
-                self._check_finite(cls.__name__, self.phase, [out.data], [t.data for t in inputs])
+                self._check_finite(
+                    cls.__name__, self.phase, [out.data], [t.data for t in inputs], self.seq + 1 if self.tracing else None
+                )
             if self.tracing:
                 self._trace_forward(cls, inputs, attrs, out, seconds)
         if report is not None:
@@ -142,7 +150,9 @@ class Recorder(OpHook):
         seconds = time.perf_counter() - start
         outs = [g for g in (grads if type(grads) is tuple else (grads,)) if g is not None]
         if self.anomaly and not self.anomaly_seen:
-            self._check_finite(f"{node.name}Backward", "backward", outs, [grad])
+            self._check_finite(
+                f"{node.name}Backward", "backward", outs, [grad], self._node_of.get(id(node)) if self.tracing else None
+            )
         if self.tracing:
             self._trace_backward(node, grad, outs, seconds)
         return grads
@@ -215,10 +225,12 @@ class Recorder(OpHook):
         ctx = out.grad_fn if out.grad_fn is not None and type(out.grad_fn) is cls else None
         saved = _held_arrays(ctx) if ctx is not None else []
         saved_ids = {id(a) for a in saved}
+        made = 0  # bytes of a buffer this op made for its output (possibly returned as a view)
         if not cls.inplace:
             category = "activation" if id(out.data) in saved_ids else "temporary"
             holder = f"saved by {cls.__name__}#{seq}" if category == "activation" else f"output of {cls.__name__}#{seq}"
-            self.memory.track(out.data, category, holder, seq, self.phase, module)
+            b = self.memory.track(out.data, category, holder, seq, self.phase, module)
+            made = b.nbytes if b is not None and b.op_seq == seq else 0
         for a in saved:  # an op's output kept for backward becomes an activation; a saved
             # parameter or input keeps its category (its memory exists for that reason)
             b = self.memory.track(a, "activation", f"saved by {cls.__name__}#{seq}", seq, self.phase, module)
@@ -234,7 +246,7 @@ class Recorder(OpHook):
         self.writer.add("ops", [(
             self.step, seq, seq if self.phase == "forward" else None, self.phase, cls.__name__, module, dumps(described),
             dumps([list(t.shape) for t in inputs]), dumps(list(out.shape)), str(out.dtype),
-            int(out.data.nbytes) if out.data.base is None and not cls.inplace else 0, seconds,
+            made, seconds,
             dumps([list(a.shape) for a in saved]), dumps(plain), None, int(ctx is not None),
         )])  # fmt: skip
 
@@ -284,7 +296,8 @@ class Recorder(OpHook):
 
     # ------------------------------------------------------------------ anomalies and probes
 
-    def _check_finite(self, op: str, phase: str, outputs: list, inputs: list) -> None:
+    def _check_finite(self, op: str, phase: str, outputs: list, inputs: list, node: int | None) -> None:
+        """node: the forward op's seq in a traced step (of the op itself, or the op whose backward ran)."""
         bad = [o for o in outputs if o.dtype.kind == "f" and not np.isfinite(o).all()]
         if not bad:
             return
@@ -295,20 +308,9 @@ class Recorder(OpHook):
             f"first non-finite value: {op} ({phase}, step {self.step}{', module ' + module if module else ''}) produced "
             f"{_kinds(bad[0])}; its inputs: " + "; ".join(f"#{i} {d}" for i, d in enumerate(described))
         )
+        details = dumps({"inputs": described, "module": module, "node": node})
         self.writer.add(
-            "alerts",
-            [
-                (
-                    self.step,
-                    "anomaly",
-                    "first op whose output holds NaN or Inf",
-                    None,
-                    op,
-                    phase,
-                    message,
-                    dumps({"inputs": described, "module": module}),
-                )
-            ],
+            "alerts", [(self.step, "anomaly", "first op whose output holds NaN or Inf", None, op, phase, message, details)]
         )
         self.writer.commit()
         if self.anomaly == "raise":

@@ -88,7 +88,7 @@ class GradientHealth:
             firing = {}
             if nonfinite.get(name) or not math.isfinite(norm):
                 firing["nonfinite"] = ("gradient contains NaN or Inf", f"the gradient of {name} holds NaN or Inf at step {step}")
-            elif median > 0 and norm < self.vanish_ratio * median:
+            elif 0 < median <= self.bound and norm < self.vanish_ratio * median:  # (not while everything explodes)
                 firing["vanishing"] = (
                     f"|g| < {self.vanish_ratio:g} x median |g| of all parameters",
                     f"{name}: |g| = {norm:.3g} is below {self.vanish_ratio:g} x the median {median:.3g} at step {step}",

@@ -151,7 +151,9 @@ class RunReader:
         return {"nodes": nodes, "edges": edges}
 
     def memory_events(self, first_step: int, last_step: int | None = None) -> dict[str, np.ndarray]:
-        """Buffer events (alloc, free, retag) of a step range, as columns, in the order they happened."""
+        """Buffer events of a step range, as columns, in the order they happened: alloc, free, retag
+        (it changed category or holder), live (a traced step opens by announcing the buffers alive
+        since before it). Buffer ids are unique within the run."""
         last = first_step if last_step is None else last_step
         rows = self._query(
             f"SELECT {', '.join(EVENT_FIELDS)} FROM events WHERE step BETWEEN ? AND ? ORDER BY step, seq", (first_step, last)
@@ -166,7 +168,7 @@ class RunReader:
             if seq is not None and ev["seq"][i] > seq:
                 break
             buf, kind = int(ev["buf"][i]), ev["kind"][i]
-            if kind == "alloc":
+            if kind in ("alloc", "live"):  # live: announced at a step's start, made earlier
                 live[buf] = {
                     k: ev[k][i] for k in ("buf", "nbytes", "category", "holder", "op_seq", "shape", "dtype", "phase", "module")
                 }
@@ -213,16 +215,19 @@ class RunReader:
 
 
 def _columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Rows as one NumPy array per column (object arrays for text)."""
+    """Rows as one NumPy array per column: numbers as float64 (NULL as NaN), text as objects (NULL as None)."""
     cols = list(zip(*rows)) if rows else [()] * len(names)
     out = {}
     for name, col in zip(names, cols):
-        try:
-            out[name] = np.array(
-                [np.nan if v is None else v for v in col], dtype=np.float64 if col and isinstance(col[0], float) else None
-            )
-        except (TypeError, ValueError):
+        if name == "shape":  # stored as JSON text
+            out[name] = np.array([None if v is None else tuple(json.loads(v)) for v in col], dtype=object)
+        elif any(isinstance(v, str) for v in col):
             out[name] = np.array(col, dtype=object)
+        else:
+            out[name] = np.array(
+                [np.nan if v is None else v for v in col],
+                dtype=np.float64 if any(isinstance(v, float) or v is None for v in col) else None,
+            )
     return out
 
 

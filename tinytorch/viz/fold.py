@@ -67,7 +67,8 @@ def fold(graph: Graph, budget: int = 150, expand: Iterable[str] = (), collapse: 
         if _count(graph, groups) <= budget:
             break
         for p in level:
-            fold_prefixes(p, [p])
+            if sum(1 for n in graph.nodes if _inside(n.module, p)) > 1:  # folding one op saves nothing
+                fold_prefixes(p, [p])
         if _count(graph, groups) <= budget:
             break
         for run in _sibling_runs(level, signature):
@@ -81,6 +82,7 @@ def _count(graph: Graph, groups: dict[str, str]) -> int:
 
 
 def _apply(graph: Graph, groups: dict[str, str], folds: dict[str, list[str]]) -> Graph:
+    # fold ids avoid ":", which DOT reads as a port separator
     nodes: list[GNode] = []
     folded: dict[str, GNode] = {}
     for n in graph.nodes:
@@ -91,16 +93,19 @@ def _apply(graph: Graph, groups: dict[str, str], folds: dict[str, list[str]]) ->
         f = folded.get(name)
         if f is None:
             f = folded[name] = GNode(
-                f"fold:{name}", "fold", name, module=folds[name][0], stats={"ops": 0, "time_ms": 0.0}, nbytes=0
+                f"fold-{name}", "fold", name, module=folds[name][0], stats={"ops": 0, "time_ms": 0.0}, nbytes=0
             )
             nodes.append(f)
         f.members.append(n.id)
         f.stats["ops"] += 1
-        f.stats["time_ms"] += n.stats.get("time_ms", 0.0)
+        for key, value in n.stats.items():  # times add up; gradient norms keep the largest
+            if key == "ops":
+                continue
+            f.stats[key] = f.stats.get(key, 0.0) + value if key.endswith("_ms") else max(f.stats.get(key, 0.0), value)
         f.nbytes = (f.nbytes or 0) + (n.nbytes or 0)
         f.nan = f.nan or n.nan
         f.badges.extend(b for b in n.badges if not b.startswith("const") and b not in f.badges)
         f.shape, f.dtype = n.shape, n.dtype  # the fold's output is its last op's
-    rep = {n.id: groups.get(n.id) and f"fold:{groups[n.id]}" or n.id for n in graph.nodes}
+    rep = {n.id: groups.get(n.id) and f"fold-{groups[n.id]}" or n.id for n in graph.nodes}
     edges = list(dict.fromkeys((rep[a], rep[b]) for a, b in graph.edges if rep[a] != rep[b]))
     return Graph(nodes, edges)

@@ -128,7 +128,8 @@ def from_run(reader: Any, step: int) -> Graph:
         raise ValueError(f"step {step} of run {reader.name} was not traced; traced steps: {reader.traced_steps()}")
     stats = _param_stats(reader, step)
     backward = {o["node"]: o for o in reader.ops(step, "backward")}
-    alerts = [a for a in reader.alerts() if a["kind"] == "anomaly" and a["step"] == step and a["phase"] == "forward"]
+    alerts = [a for a in reader.alerts() if a["kind"] == "anomaly" and a["step"] == step]
+    nan_node = alerts[0]["details"].get("node") if alerts else None  # the op that made the first NaN/Inf, or whose backward did
     nodes = []
     for o in ops["nodes"]:
         node = GNode(f"n{o['seq']}", "op", o["op"], module=o["module"] or "", shape=tuple(o["output_shape"] or ()),
@@ -144,10 +145,8 @@ def from_run(reader: Any, step: int) -> Graph:
             elif "const" in d:
                 node.badges.append(f"const {_shape(tuple(d['const']))}")
         nodes.append(node)
-    if alerts:
-        first = next((n for n in nodes if n.op == alerts[0]["op"]), None)
-        if first is not None:
-            first.nan = True
+    for node in nodes:
+        node.nan = nan_node is not None and node.id == f"n{nan_node}"
     edges = [(f"n{e['src']}", f"n{e['dst']}") for e in ops["edges"]]
     return Graph(nodes, edges)
 

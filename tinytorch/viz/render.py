@@ -42,10 +42,12 @@ def pipe(source: str, fmt: str = "svg") -> bytes:
 
 
 def layout(source: str) -> dict[str, Any]:
-    """Node positions and sizes from dot (-Tjson), in points, y up."""
+    """dot's layout (-Tjson), in points, y up: node centres and sizes, each edge's route as a
+    polyline sampled from its B-spline (ending at its arrowhead), and the bounding box."""
     data = json.loads(pipe(source, "json"))
+    objects = data.get("objects", [])
     nodes = {}
-    for obj in data.get("objects", []):
+    for obj in objects:
         if "pos" in obj:
             x, y = (float(v) for v in obj["pos"].split(","))
             nodes[obj["name"]] = {
@@ -54,8 +56,36 @@ def layout(source: str) -> dict[str, Any]:
                 "width": 72 * float(obj.get("width", 0)),
                 "height": 72 * float(obj.get("height", 0)),
             }
+    edges = []
+    for e in data.get("edges", []):
+        if "pos" in e:
+            tail, head = objects[e["tail"]]["name"], objects[e["head"]]["name"]
+            edges.append({"tail": tail, "head": head, "points": _spline(e["pos"])})
     x0, y0, x1, y1 = (float(v) for v in data.get("bb", "0,0,0,0").split(","))
-    return {"nodes": nodes, "bbox": (x0, y0, x1, y1)}
+    return {"nodes": nodes, "edges": edges, "bbox": (x0, y0, x1, y1)}
+
+
+def _spline(pos: str, samples: int = 8) -> list[tuple[float, float]]:
+    """dot's edge pos ("e,x,y p0 p1 p2 p3 ..."): cubic Bézier pieces, sampled, then the arrow tip."""
+    end = None
+    points = []
+    for part in pos.split():
+        kind, _, rest = part.partition(",") if part[:2] in ("e,", "s,") else ("", "", part)
+        xy = tuple(float(v) for v in (rest if kind else part).split(","))
+        if kind == "e":
+            end = xy
+        elif kind != "s":
+            points.append(xy)
+    curve = [points[0]] if points else []
+    for i in range(0, len(points) - 3, 3):
+        p0, p1, p2, p3 = points[i : i + 4]
+        for k in range(1, samples + 1):
+            t = k / samples
+            a, b, c, d = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t**3
+            curve.append((a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1]))
+    if end is not None:
+        curve.append(end)
+    return curve
 
 
 class GraphView(graphviz.Digraph):

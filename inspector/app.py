@@ -1,0 +1,43 @@
+"""The Dash app: a header of page links, one dcc.Interval for live refresh, and the pages
+(inspector/views/, each registering itself and owning its callbacks)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+
+import dash
+from dash import dcc, html
+
+from . import ids, state
+
+PAGES = ("runs", "graph", "gradients", "memory", "attention", "compare", "profile")
+REFRESH_MS = 1500
+
+
+def create_app(logdir: str = "runs", refresh_ms: int = REFRESH_MS) -> dash.Dash:
+    """The inspector for the runs under logdir (read-only)."""
+    state.set_logdir(logdir)
+    app = dash.Dash(__name__, use_pages=True, pages_folder="", suppress_callback_exceptions=True, title="tinytorch inspector",
+                    update_title=None, assets_folder=str(importlib.resources.files("inspector") / "assets"))  # fmt: skip
+    for page in PAGES:  # importing a view registers its page and its callbacks
+        importlib.import_module(f"inspector.views.{page}")
+    links = [
+        dcc.Link(p["name"], href=p["relative_path"], className="nav-link")
+        for p in sorted(dash.page_registry.values(), key=lambda p: p["order"])
+    ]
+    app.layout = html.Div(
+        [
+            html.Header(
+                [
+                    html.Span("tinytorch inspector", className="brand"),
+                    html.Nav(links),
+                    html.Span(str(state.catalog().root), className="logdir"),
+                ]
+            ),
+            dcc.Interval(id=ids.TICK, interval=refresh_ms),
+            dcc.Location(id=ids.URL),
+            html.Main(dash.page_container),
+        ]
+    )
+    return app
