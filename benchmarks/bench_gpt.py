@@ -82,7 +82,9 @@ def main() -> None:
           f"({r['tinytorch_ms_median']:.1f} ms/step), torch {tokens / r['torch_ms_median'] * 1e3:,.0f} tokens/s "
           f"({r['torch_ms_median']:.1f} ms/step): ratio {r['ratio_median']:.2f}x (rounds {r['ratio_min']:.2f}-{r['ratio_max']:.2f}; goal >= 0.6)")  # fmt: skip
     kv = kv_cache_speedup()
-    print(f"generate {kv['tokens']} tokens: with KV cache {kv['cached_s']:.2f} s, without {kv['uncached_s']:.2f} s: {kv['speedup']:.1f}x faster")
+    print(
+        f"generate {kv['tokens']} tokens: with KV cache {kv['cached_s']:.2f} s, without {kv['uncached_s']:.2f} s: {kv['speedup']:.1f}x faster"
+    )
     common.write_json(args.json, {"train": r, "kv_cache": kv})
 
 
