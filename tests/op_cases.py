@@ -69,6 +69,13 @@ class Case:
 TT = SimpleNamespace(t=tt, F=ttF)
 
 
+def _checkpointed(m, fn, *args):
+    """Gradient checkpointing in either library (torch spells it checkpoint.checkpoint)."""
+    if m.t is tt:
+        return tt.utils.checkpoint(fn, *args)
+    return m.t.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
+
+
 def _round_trip(m, a):
     """To the other float width and back: two Casts."""
     other = m.t.float64 if a.dtype == m.t.float32 else m.t.float32
@@ -207,6 +214,7 @@ DIFFERENTIABLE: list[Case] = [
         name="BatchNorm_eval",
     ),
     Case("Linear", lambda m, x, w: m.F.linear(x, w), [f(3, 4), f(2, 4)], name="Linear_no_bias"),
+    Case("Checkpoint", lambda m, x, w: _checkpointed(m, lambda a, b: (a @ b).tanh() * a.sum(), x, w), [f(3, 4), f(4, 2)]),
 ]
 
 

@@ -68,6 +68,19 @@ class Function:
     def backward(ctx: Function, grad_output: np.ndarray) -> Any:
         raise NotImplementedError
 
+    @staticmethod
+    def flops(shapes: list[tuple[int, ...]], out: tuple[int, ...], attrs: dict[str, Any]) -> int:
+        """Forward FLOPs from the shapes: by default one per output element (elementwise ops).
+        Ops that do more (matmul, convolution) or nothing (reshapes) declare their own."""
+        return int(np.prod(out))
+
+    @classmethod
+    def backward_flops(
+        cls, shapes: list[tuple[int, ...]], out: tuple[int, ...], attrs: dict[str, Any], needs: tuple[bool, ...]
+    ) -> int:
+        """Backward FLOPs: by default the forward's count again for each input that needs a gradient."""
+        return cls.flops(shapes, out, attrs) * sum(bool(n) for n in needs)
+
     @classmethod
     def apply(cls, *inputs: Tensor, **attrs: Any) -> Tensor:
         """Run the op on tensors; record it in the autograd graph when a gradient is needed."""

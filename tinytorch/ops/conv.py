@@ -51,6 +51,11 @@ class Conv2d(Function):
     """out = im2col(x) @ W^T: dW = g^T @ cols, dx = col2im(g @ W). Groups split the channels."""
 
     @staticmethod
+    def flops(shapes, out, attrs):
+        co, cg, kh, kw = shapes[1]
+        return 2 * int(np.prod(out)) * cg * kh * kw + (int(np.prod(out)) if len(shapes) > 2 else 0)
+
+    @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         n, c, h, w = x.shape
         co, cg, kh, kw = weight.shape
@@ -107,6 +112,10 @@ class MaxPool2d(Function):
     by comparing each position with the output, so forward keeps no index array."""
 
     @staticmethod
+    def flops(shapes, out, attrs):
+        return int(np.prod(out)) * int(np.prod(attrs["kernel_size"]))  # one comparison per window element
+
+    @staticmethod
     def forward(ctx, x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
         n, c, h, w = x.shape
         k = kernel_size
@@ -142,6 +151,10 @@ class MaxPool2d(Function):
 
 class AvgPool2d(Function):
     """Each window's mean; its gradient is spread evenly over the window."""
+
+    @staticmethod
+    def flops(shapes, out, attrs):
+        return int(np.prod(out)) * int(np.prod(attrs["kernel_size"]))
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True):

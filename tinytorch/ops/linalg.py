@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..function import Function
 
 
 class MatMul(Function):
     """C = A @ B over broadcast batch dims: dA = dC @ B^T, dB = A^T @ dC."""
+
+    @staticmethod
+    def flops(shapes, out, attrs):
+        return 2 * int(np.prod(out)) * shapes[0][-1]  # one multiply-add per (output element, k)
 
     @staticmethod
     def forward(ctx, a, b):

@@ -15,6 +15,14 @@ class CrossEntropy(Function):
     """
 
     @staticmethod
+    def flops(shapes, out, attrs):
+        return 4 * int(np.prod(shapes[0]))  # max, subtract, exp, sum per logit (log-softmax), then a pick
+
+    @classmethod
+    def backward_flops(cls, shapes, out, attrs, needs):
+        return 3 * int(np.prod(shapes[0])) if needs[0] else 0  # exp, subtract the target, scale
+
+    @staticmethod
     def forward(ctx, logits, target, ignore_index=-100, label_smoothing=0.0):
         # logits (N, C), target (N,) integer classes in [0, C) (F.cross_entropy checks them)
         n = logits.shape[0]
@@ -49,6 +57,15 @@ class Linear(Function):
     Fused because it is the workhorse: dW comes out in W's own (out, in) layout, with no
     transposed view to copy, and the leading dims of x fold into one matrix multiply.
     """
+
+    @staticmethod
+    def flops(shapes, out, attrs):
+        return 2 * int(np.prod(out)) * shapes[1][1] + (int(np.prod(out)) if len(shapes) > 2 else 0)
+
+    @classmethod
+    def backward_flops(cls, shapes, out, attrs, needs):
+        matmul = 2 * int(np.prod(out)) * shapes[1][1]  # dx and dW are each one such product; db a sum
+        return matmul * (bool(needs[0]) + bool(needs[1])) + (int(np.prod(out)) if len(needs) > 2 and needs[2] else 0)
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):

@@ -19,6 +19,10 @@ class BatchNorm(Function):
     """
 
     @staticmethod
+    def flops(shapes, out, attrs):
+        return 7 * int(np.prod(shapes[0]))  # mean, centre, square, mean, scale by 1/std, weight, bias
+
+    @staticmethod
     def forward(ctx, x, weight=None, bias=None, *, training, momentum=0.1, eps=1e-5, running_mean=None, running_var=None):
         axes = (0, *range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) -> (1, C, 1, ...) to broadcast over x

@@ -21,6 +21,11 @@ def _axes(dim, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(set(axes))) if ndim else ()
 
 
+def _per_input(shapes, out, attrs) -> int:
+    """A reduction touches every input element once."""
+    return int(np.prod(shapes[0]))
+
+
 def _expand(grad: np.ndarray, ctx) -> np.ndarray:
     """grad of the reduced shape, with the reduced axes put back as size 1 (if keepdim=False)."""
     return grad if ctx.keepdim else np.expand_dims(grad, ctx.axes)
@@ -28,6 +33,8 @@ def _expand(grad: np.ndarray, ctx) -> np.ndarray:
 
 class Sum(Function):
     """d/da sum(a) = 1 for every element"""
+
+    flops = staticmethod(_per_input)
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
@@ -41,6 +48,8 @@ class Sum(Function):
 
 class Mean(Function):
     """d/da mean(a) = 1/n for every element (n = number of elements reduced)"""
+
+    flops = staticmethod(_per_input)
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
@@ -57,6 +66,8 @@ class Max(Function):
     """The gradient goes to the maximum: along one `dim`, to the element whose index max(dim)
     returns; over all elements or several dims, split evenly among ties (as PyTorch)."""
 
+    flops = staticmethod(_per_input)
+
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         return _extreme_forward(ctx, a, dim, keepdim, np.argmax)
@@ -68,6 +79,8 @@ class Max(Function):
 
 class Min(Function):
     """The gradient goes to the minimum (see Max)."""
+
+    flops = staticmethod(_per_input)
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):

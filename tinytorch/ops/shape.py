@@ -7,7 +7,19 @@ import numpy as np
 from ..function import Function
 
 
-class Reshape(Function):
+class _Move(Function):
+    """Base of the ops that only move elements: no arithmetic in forward or backward."""
+
+    @staticmethod
+    def flops(shapes, out, attrs):
+        return 0
+
+    @classmethod
+    def backward_flops(cls, shapes, out, attrs, needs):
+        return 0
+
+
+class Reshape(_Move):
     """The gradient takes the input's shape back."""
 
     view = True
@@ -22,7 +34,7 @@ class Reshape(Function):
         return grad.reshape(ctx.shape)
 
 
-class Permute(Function):
+class Permute(_Move):
     """The gradient is permuted back by the inverse permutation."""
 
     view = True
@@ -37,7 +49,7 @@ class Permute(Function):
         return grad.transpose(np.argsort(ctx.dims))
 
 
-class Expand(Function):
+class Expand(_Move):
     """Broadcast to a larger shape (a view); autograd sums the gradient back."""
 
     view = True
@@ -57,7 +69,7 @@ def _is_advanced(index) -> bool:
     return any(isinstance(p, (np.ndarray, list)) for p in parts)
 
 
-class GetItem(Function):
+class GetItem(_Move):
     """a[index]; the gradient is scattered back, summed where an index repeats."""
 
     view = True
@@ -77,7 +89,7 @@ class GetItem(Function):
         return result
 
 
-class Cat(Function):
+class Cat(_Move):
     """Concatenate along dim; the gradient is split back into the inputs' sizes."""
 
     @staticmethod
@@ -91,7 +103,7 @@ class Cat(Function):
         return tuple(np.split(grad, ctx.bounds, axis=ctx.dim))
 
 
-class Pad(Function):
+class Pad(_Move):
     """Constant padding; the gradient is the un-padded window of grad_output."""
 
     @staticmethod

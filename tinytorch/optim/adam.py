@@ -17,6 +17,8 @@ class AdamStep(_Update):
     Adam adds wd p to g (L2); AdamW (decoupled=True) also subtracts lr wd p from p.
     amsgrad divides by the running maximum of v instead of v."""
 
+    per_element = 12  # FLOPs per parameter element, counting the update as written below
+
     @staticmethod
     def forward(ctx, p, grad, m, v, *vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled=False, report=None):
         g = grad + weight_decay * p if weight_decay and not decoupled else grad

@@ -25,6 +25,11 @@ class _Update(Function):
 
     differentiable = False
     inplace = True
+    per_element = 2  # FLOPs per parameter element (p -= lr * g); each optimizer sets its own
+
+    @classmethod
+    def flops(cls, shapes, out, attrs):
+        return cls.per_element * int(np.prod(shapes[0]))
 
 
 def apply_update(p: np.ndarray, update: np.ndarray, report: dict | None) -> np.ndarray:

@@ -14,6 +14,8 @@ class RMSpropStep(_Update):
     """s = a s + (1 - a) g^2; (centered: mu = a mu + (1 - a) g, s - mu^2 in place of s);
     p -= lr g / (sqrt(s) + eps), or with momentum buf = m buf + g / (sqrt(s) + eps), p -= lr buf."""
 
+    per_element = 8  # FLOPs per parameter element, counting the update as written below
+
     @staticmethod
     def forward(ctx, p, grad, square_avg, *extra, lr, alpha, eps, weight_decay, momentum, centered, report=None):
         g = grad + weight_decay * p if weight_decay else grad
@@ -63,6 +65,8 @@ class RMSprop(Optimizer):
 
 class AdagradStep(_Update):
     """s += g^2; p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(s) + eps)"""
+
+    per_element = 6  # FLOPs per parameter element, counting the update as written below
 
     @staticmethod
     def forward(ctx, p, grad, state_sum, *, lr, lr_decay, weight_decay, eps, step, report=None):

@@ -12,6 +12,8 @@ class SGDStep(_Update):
     """g = grad + wd p; buf = m buf + (1 - d) g (buf = g at the first step);
     p -= lr (g + m buf if nesterov else buf), or p -= lr g without momentum."""
 
+    per_element = 4  # FLOPs per parameter element, counting the update as written below
+
     @staticmethod
     def forward(ctx, p, grad, *buf, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, first=False, report=None):
         g = grad + weight_decay * p if weight_decay else grad

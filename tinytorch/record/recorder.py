@@ -247,7 +247,7 @@ class Recorder(OpHook):
             self.step, seq, seq if self.phase == "forward" else None, self.phase, cls.__name__, module, dumps(described),
             dumps([list(t.shape) for t in inputs]), dumps(list(out.shape)), str(out.dtype),
             made, seconds,
-            dumps([list(a.shape) for a in saved]), dumps(plain), None, int(ctx is not None),
+            dumps([list(a.shape) for a in saved]), dumps(plain), cls.flops([t.shape for t in inputs], out.shape, plain), int(ctx is not None),
         )])  # fmt: skip
 
     def _trace_backward(self, node: Any, grad: np.ndarray, outs: list, seconds: float) -> None:
@@ -259,7 +259,8 @@ class Recorder(OpHook):
         self.writer.add("ops", [(
             self.step, self.seq, forward, "backward", f"{node.name}Backward", None, dumps([{"node": forward}]),
             dumps([list(grad.shape)]), dumps([list(g.shape) for g in outs]), str(grad.dtype),
-            sum(int(g.nbytes) for g in outs if g.base is None), seconds, dumps(saved), "{}", None, 1,
+            sum(int(g.nbytes) for g in outs if g.base is None), seconds, dumps(saved), "{}",
+            type(node).backward_flops([s for s, _ in node.input_meta], grad.shape, node.attrs, node.needs_input_grad), 1,
         )])  # fmt: skip
 
     def _write_memory_totals(self) -> None:
