@@ -84,7 +84,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         recorder = function._hook
-        if recorder is not None:  # ops from here to the step's end are the optimizer phase
+        if recorder is not None:  # the updates are the optimizer phase; what follows, the next forward
             recorder.set_phase("optimizer")
         with no_grad():
             for group in self.param_groups:
@@ -94,6 +94,8 @@ class Optimizer:
                         if state is None:
                             state = self.state[p] = {}
                         self.update(p, p.grad, state, group)
+        if recorder is not None:
+            recorder.set_phase("forward")
         return loss
 
     def update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
