@@ -30,9 +30,10 @@ from .creation import (
     zeros,
     zeros_like,
 )  # fmt: skip
+from .dtypes import bool_ as bool  # noqa: A001  (tinytorch.bool, as torch.bool)
+from .dtypes import float16, float32, float64, int8, int32, int64, uint8
 from .function import OPS, Function
-from .tensor import Tensor, float16, float32, float64, int8, int32, int64, uint8
-from .tensor import bool_ as bool  # noqa: A001  (tinytorch.bool, as torch.bool)
+from .tensor import Tensor
 
 # Functional forms of Tensor methods: tinytorch.exp(t) is t.exp().
 exp, log, sqrt, tanh, sigmoid, relu = Tensor.exp, Tensor.log, Tensor.sqrt, Tensor.tanh, Tensor.sigmoid, Tensor.relu

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import _default_float, as_array, int64, result_type
 from .ops.elementwise import Where
 from .ops.shape import Cat
-from .tensor import Tensor, _default_float, as_array, int64, result_type
+from .tensor import Tensor
 
 _generator = np.random.default_rng()
 

@@ -13,6 +13,7 @@ import numpy as np
 from . import function
 from .autograd import AccumulateGrad
 from .autograd import backward as _backward
+from .dtypes import _default_float, as_array, bool_, float16, float32, float64, int32, int64, result_type
 from .ops.compare import Argmax, Argmin, Eq, Ge, Gt, Le, LogicalNot, Lt, Ne
 from .ops.elementwise import (
     Abs,
@@ -39,49 +40,12 @@ from .ops.elementwise import (
 from .ops.inplace import AddInplace, ClampInplace, CopyInplace, DivInplace, MulInplace, SetItem
 from .ops.linalg import MatMul
 from .ops.reduce import Max, Mean, Min, Sum, _axes
-from .ops.shape import Expand, GetItem, Permute, Reshape
-
-float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
-int8, int32, int64, uint8 = np.dtype("int8"), np.dtype("int32"), np.dtype("int64"), np.dtype("uint8")
-bool_ = np.dtype("bool")
-_default_float = float32
+from .tensor_shape import ShapeMethods, _index
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
-def _category(dtype: np.dtype) -> int:
-    return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[dtype.kind]
-
-
-def result_type(a: np.dtype, b: np.dtype, a_ndim: int = 1, b_ndim: int = 1) -> np.dtype:
-    """PyTorch's promotion: a higher category wins (int64 + float32 = float32); within one
-    category a 0-d tensor yields to a dimensioned one (ones(2) + tensor(1., float64) = float32)."""
-    if a == b:
-        return a
-    ca, cb = _category(a), _category(b)
-    if ca != cb:
-        return a if ca > cb else b
-    if (a_ndim == 0) != (b_ndim == 0):
-        return b if a_ndim == 0 else a
-    return np.promote_types(a, b)
-
-
-def as_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Data as an ndarray with torch.tensor's dtypes: Python floats -> float32, ints -> int64."""
-    if isinstance(data, Tensor):
-        array = data.data
-    elif isinstance(data, (np.ndarray, np.generic)):
-        array = np.asarray(data)
-    else:
-        array = np.asarray(data)
-        if dtype is None and array.dtype == np.float64:
-            array = array.astype(_default_float)
-        elif array.dtype.kind == "O" or array.dtype.kind == "U":
-            raise TypeError(f"cannot make a tensor from {type(data).__name__} data {data!r:.60}")
-    return array if dtype is None else array.astype(dtype, copy=False)
-
-
-class Tensor:
+class Tensor(ShapeMethods):
     """An n-dimensional array that can take part in autograd."""
 
     # __dict__ lets users (and the recorder) attach attributes, as on torch tensors
@@ -399,70 +363,6 @@ class Tensor:
         shifted = self - Max.apply(self.detach(), dim=dim, keepdim=True)
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
-    # ------------------------------------------------------------------ shape
-
-    def reshape(self, *shape: Any) -> Tensor:
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return Reshape.apply(self, shape=shape)
-
-    view = reshape
-
-    def view_as(self, other: Tensor) -> Tensor:
-        return self.reshape(other.shape)
-
-    def permute(self, *dims: Any) -> Tensor:
-        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
-        return Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
-
-    def transpose(self, dim0: int, dim1: int) -> Tensor:
-        dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        return Permute.apply(self, dims=tuple(dims))
-
-    def squeeze(self, dim: Any = None) -> Tensor:
-        axes = [i for i, n in enumerate(self.shape) if n == 1] if dim is None else _axes(dim, self.ndim)
-        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
-
-    def unsqueeze(self, dim: int) -> Tensor:
-        dim = dim % (self.ndim + 1)
-        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
-
-    def expand(self, *sizes: Any) -> Tensor:
-        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
-        old = (1,) * (len(sizes) - self.ndim) + self.shape
-        shape = tuple(o if s == -1 else s for s, o in zip(sizes, old))
-        return Expand.apply(self, shape=shape)
-
-    def expand_as(self, other: Tensor) -> Tensor:
-        return self.expand(other.shape)
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        if self.ndim == 0:
-            return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
-        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
-
-    def split(self, split_size: Any, dim: int = 0) -> list[Tensor]:
-        """Pieces of split_size along dim (the last may be smaller), or of the given sizes."""
-        n = self.shape[dim]
-        sizes = [min(split_size, n - i) for i in range(0, n, split_size)] if isinstance(split_size, int) else list(split_size)
-        if sum(sizes) != n:
-            raise ValueError(f"split sizes {sizes} do not add up to {n}, the size of dim {dim} of shape {self.shape}")
-        starts = np.cumsum([0, *sizes[:-1]])
-        prefix = (slice(None),) * (dim % self.ndim)
-        return [self[(*prefix, slice(s, s + k))] for s, k in zip(starts, sizes)]
-
-    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
-        return self.split(-(-self.shape[dim] // chunks), dim)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return GetItem.apply(self, index=_index(index))
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        self._inplace(SetItem, value, index=_index(index))
-
     # ------------------------------------------------------------------ in place
 
     def _check_inplace(self, op: str) -> None:
@@ -476,6 +376,9 @@ class Tensor:
                 f"{op}: in-place change of a tensor that is part of an autograd graph (the output of "
                 f"{self.grad_fn.name}) is not supported; use the out-of-place form (x = x + y)"
             )
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._inplace(SetItem, value, index=_index(index))
 
     def _inplace(self, cls: type, *args: Any, **attrs: Any) -> Tensor:
         self._check_inplace(cls.__name__)
@@ -546,22 +449,3 @@ class _HookHandle:
     def remove(self) -> None:
         if self.hook in self.hooks:
             self.hooks.remove(self.hook)
-
-
-def _index(index: Any) -> Any:
-    """An index with tensors turned into arrays and boolean masks into integer arrays."""
-    parts = index if isinstance(index, tuple) else (index,)
-    out: list = []
-    for p in parts:
-        if isinstance(p, Tensor):
-            p = p.data
-        if isinstance(p, list):
-            p = np.asarray(p) if p else np.zeros(0, np.int64)
-        if isinstance(p, float) or (isinstance(p, np.ndarray) and p.dtype.kind not in "iub"):
-            kind = type(p).__name__ if isinstance(p, float) else f"{p.dtype} array"
-            raise IndexError(f"tensors used as indices must be integers, slices or boolean masks; got a {kind}")
-        if isinstance(p, np.ndarray) and p.dtype == bool:
-            out.extend(np.nonzero(p))  # a mask is the same as the indices where it is True
-        else:
-            out.append(p)
-    return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
