@@ -71,7 +71,7 @@ def test_grad_scaler_skips_an_overflow_and_backs_off():
     masters = MasterWeights(model, lambda params: tt.optim.SGD(params, lr=0.1))
     assert model[0].weight.dtype == np.float16 and masters.master[0].dtype == np.float32
     assert masters.nbytes()["master"] == 2 * masters.nbytes()["model"]
-    scaler = GradScaler(init_scale=2.0**24, growth_interval=3)  # 2^24 x the loss overflows float16 (max 65504)
+    scaler = GradScaler(init_scale=2.0**24, growth_interval=3)  # a loss gradient of 2^24 overflows float16 (max 65504)
     x = tt.randn(32, 8).half()
     y = tt.randint(0, 2, (32,))
     before = [p.data.copy() for p in model.parameters()]
@@ -106,3 +106,19 @@ def test_grad_scaler_grows_after_clean_steps():
     assert p.item() == pytest.approx(1.0 - 2 * 0.1 * 3)  # the unscaled gradient was used
     with pytest.raises(ValueError, match="growth_factor"):
         GradScaler(growth_factor=0.5)
+
+
+def test_a_checkpoint_recompute_stays_in_the_backward_phase():
+    a, b = nn.Linear(4, 4), nn.Linear(4, 4)
+    x = tt.randn(2, 4, requires_grad=True)
+    with tt.perf.profile() as prof:
+        checkpoint(b, checkpoint(a, x)).sum().backward()
+    after_forward = [e for e in prof.events if e.phase != "forward"]
+    assert after_forward and {e.phase for e in after_forward} == {"backward"}  # the recomputed Linears too
+
+
+def test_the_default_scale_fits_a_float16_loss():
+    p = nn.Parameter(tt.tensor([1.0]).half())
+    scaler = GradScaler()  # 2^16 > float16's largest value, so the scaling happens in float32
+    scaled = scaler.scale((p * 1e-3).sum())
+    assert scaled.dtype == np.float32 and np.isfinite(scaled.item())

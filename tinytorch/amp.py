@@ -37,7 +37,8 @@ class GradScaler:
         return self.scale_value if self.enabled else 1.0
 
     def scale(self, loss: Tensor) -> Tensor:
-        return loss * self.scale_value if self.enabled else loss
+        """loss x scale, in float32: 2^16 itself does not fit in float16 (its largest value is 65504)."""
+        return loss.float() * self.scale_value if self.enabled else loss
 
     def unscale_(self, optimizer: Optimizer) -> None:
         """Divide every gradient by the scale (once per step) and note whether any is inf or NaN."""
@@ -95,7 +96,9 @@ class MasterWeights:
 
     After backward (in float16), step() copies the gradients to the float32 masters, lets the
     scaler unscale them and step the optimizer on the masters, then rounds the masters back into
-    the float16 model. make_optimizer receives the master parameters."""
+    the float16 model. make_optimizer receives the master parameters. Compute the loss in
+    float32 (logits.float()), as PyTorch's autocast does: softmax and log are where float16
+    loses most."""
 
     def __init__(self, model: Module, make_optimizer: Callable[[Iterable[Parameter]], Optimizer]) -> None:
         self.model = model.half()

@@ -167,7 +167,6 @@ def run_backward(
     With `capture` (node id -> slot) the gradients reaching those nodes are returned instead
     of being accumulated into `.grad` (this is `autograd.grad`).
     """
-    from .tensor import Tensor
 
     nodes = [t.grad_fn if t.grad_fn is not None else t._grad_node() for t in roots]
     grads: dict[int, np.ndarray] = {}
@@ -177,8 +176,25 @@ def run_backward(
         grads[id(node)] = grads[id(node)] + g if id(node) in grads else g
     captured: list | None = [None] * (max(capture.values()) + 1) if capture else None
     recorder = function._hook  # read once per backward: None when nothing records
-    if recorder is not None:
+    global _depth
+    _depth += 1  # a backward inside a backward (checkpointing) stays in the backward phase
+    if recorder is not None and _depth == 1:
         recorder.set_phase("backward")
+    try:
+        return _propagate(nodes, grads, handed_out, captured, capture, retain_graph, recorder)
+    finally:
+        _depth -= 1
+        if recorder is not None and _depth == 0:
+            recorder.set_phase("optimizer")  # what follows backward (clipping, the update)
+
+
+_depth = 0  # how many run_backward calls are running
+
+
+def _propagate(nodes: list, grads: dict, handed_out: set, captured: list | None, capture: dict | None, retain_graph: bool,
+               recorder: Any) -> list | None:  # fmt: skip
+    """The backward loop: each node once, in reverse topological order."""
+    from .tensor import Tensor
 
     for node in reversed(_topological_order(nodes)):
         g = grads.pop(id(node), None)
@@ -221,8 +237,6 @@ def run_backward(
             grads[key] = grads[key] + gi if key in grads else gi
         if not retain_graph and node.saved_tensors:
             node.saved_tensors = None
-    if recorder is not None:
-        recorder.set_phase("optimizer")  # what follows backward (clipping, the update)
     return captured
 
 

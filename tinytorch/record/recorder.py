@@ -40,20 +40,23 @@ class Recorder(OpHook):
         self.every, self.anomaly, self.health = max(1, int(every)), anomaly, health or GradientHealth()
         self.trace_steps = trace_steps if callable(trace_steps) else set(trace_steps or ())
         self.probe, self.probe_every, self.probe_tokens = probe, probe_every, probe_tokens
-        self.names = {id(p): n for n, p in model.named_parameters()} if model is not None else {}
-        self.modules = {id(p): n.rpartition(".")[0] for n, p in model.named_parameters()} if model is not None else {}
-        self._param_ids = {}
-        if optimizer is not None:
+        named = list(model.named_parameters()) if model is not None else []
+        self.modules = {id(p): n.rpartition(".")[0] for n, p in named}
+        if optimizer is not None:  # parameters the optimizer steps that the model does not hold
+            held = {id(p) for _, p in named}  # (float32 master weights, for one)
+            for g, group in enumerate(optimizer.param_groups):
+                named += [(f"param_groups[{g}][{i}]", p) for i, p in enumerate(group["params"]) if id(p) not in held]
             writer.set_meta("optimizer", repr(optimizer))
+        self.names = {id(p): n for n, p in named}
+        rows = [
+            (i, n, dumps(tuple(p.shape)), p.numel(), str(p.dtype), self.modules.get(id(p), "(optimizer)"))
+            for i, (n, p) in enumerate(named)
+        ]
+        self._param_ids = {n: i for i, n, *_ in rows}
+        writer.add("params", rows)
         if model is not None:
             writer.set_meta("model", repr(model))
             writer.set_meta("parameters", sum(p.numel() for p in model.parameters()))
-            rows = [
-                (i, n, dumps(tuple(p.shape)), p.numel(), str(p.dtype), self.modules[id(p)])
-                for i, (n, p) in enumerate(model.named_parameters())
-            ]
-            self._param_ids = {n: i for i, n, *_ in rows}
-            writer.add("params", rows)
         self.step = 0
         self.phase = "forward"
         self.probing = False
@@ -193,9 +196,9 @@ class Recorder(OpHook):
         """At a traced step's start: what already lives (parameters, grads, optimizer state, buffers)."""
         if self.model is not None:
             for name, p in self.model.named_parameters():
-                self.memory.track(p.data, "parameter", name, module=self.modules[id(p)])
+                self.memory.track(p.data, "parameter", name, module=self.modules.get(id(p)))
                 if p.grad is not None:
-                    self.memory.track(p.grad.data, "gradient", f"{name}.grad", module=self.modules[id(p)])
+                    self.memory.track(p.grad.data, "gradient", f"{name}.grad", module=self.modules.get(id(p)))
             for name, b in self.model.named_buffers():
                 self.memory.track(b.data, "other", f"buffer {name}")
         if self.optimizer is not None:
@@ -217,6 +220,11 @@ class Recorder(OpHook):
     def _trace_forward(self, cls: type, inputs: tuple, attrs: dict[str, Any], out: Any, seconds: float) -> None:
         self.seq += 1
         seq, module = self.seq, current_scope()
+        if issubclass(cls, _Update):  # an update op receives a parameter and its gradient
+            name = self.names.get(id(inputs[0]), "parameter")
+            for t, category, holder in ((inputs[0], "parameter", name), (inputs[1], "gradient", f"{name}.grad")):
+                self.memory.track(t.data, category, holder, None, self.phase, module)
+                self.memory.retag(t.data, category, holder)  # seen earlier as a plain input (say, by unscaling)
         for t in inputs:  # arrays met for the first time come from outside ops: the batch, constants
             constant = t.data.ndim == 0
             self.memory.track(
