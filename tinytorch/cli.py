@@ -204,8 +204,12 @@ def cmd_milestone(name: str | None, args: list[str], logdir: str, record: bool) 
         for path, doc in found:
             print(f"  {path.stem:<24} {doc}")
         return 0 if name is None else 2
-    recorded = record and not ms.self_recording(script)
-    note = f"recording into {logdir}/ (loss and time every step; step 1 traced)" if recorded else "the script records itself"
+    if not record:
+        note = "not recorded (--no-record)"
+    elif ms.self_recording(script):
+        note = "the script records itself"
+    else:
+        note = f"recording into {logdir}/ (loss, time and gradient statistics every step; step 1 traced)"
     print(f"milestone {script.stem}: {' '.join(['python', str(script), *args])}\n  {note}", flush=True)
     code, run_dir = ms.run(script, args, logdir, record)
     if run_dir is not None:

@@ -103,7 +103,11 @@ def _trim(lines: list[str]) -> str:
 def read_percent(text: str, where: str = "lesson.py") -> list[Cell]:
     """Cells of a Jupytext percent-format script."""
     blocks: list[tuple[int, str, list[str]]] = []  # (line number, marker's rest, lines)
-    for number, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    if lines and lines[0] == "# ---" and "# ---" in lines[1:]:  # the YAML header Jupytext adds when it saves
+        end = lines.index("# ---", 1)
+        lines = [""] * (end + 1) + lines[end + 1 :]  # blank, so line numbers stay the file's
+    for number, line in enumerate(lines, 1):
         m = _MARKER.match(line)
         if m is not None:
             blocks.append((number, m["rest"], []))
@@ -112,15 +116,15 @@ def read_percent(text: str, where: str = "lesson.py") -> list[Cell]:
         elif line.strip():
             raise FormatError(f"{where}:{number}: text before the first '# %%' cell marker")
     cells = []
-    for number, rest, lines in blocks:
+    for number, rest, body in blocks:
         kind = "markdown" if rest.startswith(" [markdown]") else "code"
         meta = _cell_metadata(rest.removeprefix(" [markdown]"), f"{where}:{number}")
         if kind == "markdown":
-            bad = [ln for ln in lines if ln and not (ln == "#" or ln.startswith("# "))]
+            bad = [(k, ln) for k, ln in enumerate(body, number + 1) if ln and not (ln == "#" or ln.startswith("# "))]
             if bad:
-                raise FormatError(f"{where}:{number}: every line of a markdown cell starts with '# ' or is '#': {bad[0]!r}")
-            lines = [ln[2:] for ln in lines]
-        cells.append(Cell(kind, _trim(lines), meta))
+                raise FormatError(f"{where}:{bad[0][0]}: every line of a markdown cell starts with '# ' or is '#': {bad[0][1]!r}")
+            body = [ln[2:] for ln in body]
+        cells.append(Cell(kind, _trim(body), meta))
     return assign_parts(cells, where)
 
 
@@ -199,7 +203,9 @@ def without_markers(source: str) -> str:
 
 def _nbgrader(cell: Cell, grade_id: str) -> dict[str, Any]:
     """NBGrader's cell metadata: solution cells editable, check cells locked and graded, the rest read-only."""
-    meta: dict[str, Any] = {"grade": False, "grade_id": grade_id, "locked": True, "schema_version": 3, "solution": False}
+    meta: dict[str, Any] = {
+        "cell_type": cell.kind, "grade": False, "grade_id": grade_id, "locked": True, "schema_version": 3, "solution": False,
+    }  # fmt: skip
     if cell.is_solution:
         meta.update(locked=False, solution=True)
     elif cell.is_check:
