@@ -56,13 +56,13 @@ def main() -> None:
         trace_run.step(step())
         function._hook = None
 
-    times = common.alternate({"plain": step, "stats": with_stats, "traced": traced}, args.rounds, args.steps)
+    report = common.alternate({"plain": step, "stats": with_stats, "traced": traced}, args.rounds, args.steps, baseline="plain")
     results = {}
     for name in ("stats", "traced"):
-        ratios = [v / p for v, p in zip(times[name], times["plain"])]
-        results[name] = {"ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-                         "ms_median": 1e3 * statistics.median(times[name])}  # fmt: skip
-    plain_ms = 1e3 * statistics.median(times["plain"])
+        costs = [1 / r for r in report[name].ratio.samples]  # time with recording / time without, per round
+        results[name] = {"ratio_median": statistics.median(costs), "ratio_min": min(costs), "ratio_max": max(costs),
+                         "ms_median": 1e3 * report[name].time.median}  # fmt: skip
+    plain_ms = 1e3 * report["plain"].time.median
     print(f"plain step {plain_ms:.2f} ms")
     s, t = results["stats"], results["traced"]
     print(f"every-step statistics: {s['ms_median']:.2f} ms, {100 * (s['ratio_median'] - 1):+.1f}% "

@@ -1,7 +1,8 @@
 """Shared by the benchmarks: thread pinning and timing variants in alternating rounds.
 
 Timings on shared machines are noisy, so variants run in alternating rounds in one process
-and each round gives a ratio; we report the median ratio and the spread over rounds.
+(tinytorch.perf.compare) and each round gives a ratio; we report the median ratio and the
+spread over rounds.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 from collections.abc import Callable
+from typing import Any
 
 
 def pin_threads(threads: int) -> None:
@@ -29,30 +29,22 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def alternate(variants: dict[str, Callable[[], None]], rounds: int, steps: int, warmup: int = 2) -> dict[str, list[float]]:
-    """Seconds per call of each variant, one entry per round; variants interleave round by round."""
-    for fn in variants.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            times[name].append((time.perf_counter() - start) / steps)
-    return times
+def alternate(variants: dict[str, Callable[[], None]], rounds: int, steps: int, baseline: str = "torch") -> Any:
+    """Time the variants in alternating rounds (tinytorch.perf.compare): steps calls per round."""
+    from tinytorch.perf import compare  # imported late: numpy must see the thread settings first
+
+    return compare(variants, baseline=baseline, rounds=rounds, number=steps)
 
 
-def ratio_summary(times: dict[str, list[float]], ours: str, baseline: str) -> dict[str, float]:
+def ratio_summary(report: Any, ours: str, baseline: str) -> dict[str, float]:
     """Throughput ratio ours/baseline per round (= baseline time / our time): median and spread."""
-    ratios = [b / o for o, b in zip(times[ours], times[baseline])]
+    ratio = report[ours].ratio
     return {
-        "ratio_median": statistics.median(ratios),
-        "ratio_min": min(ratios),
-        "ratio_max": max(ratios),
-        f"{ours}_ms_median": 1e3 * statistics.median(times[ours]),
-        f"{baseline}_ms_median": 1e3 * statistics.median(times[baseline]),
+        "ratio_median": ratio.median,
+        "ratio_min": min(ratio.samples),
+        "ratio_max": max(ratio.samples),
+        f"{ours}_ms_median": 1e3 * report[ours].time.median,
+        f"{baseline}_ms_median": 1e3 * report[baseline].time.median,
     }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from .layers import Dropout
 from .module import Module, Parameter
 
 
@@ -110,17 +111,8 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-class Dropout2d(Module):
+class Dropout2d(Dropout):
     """Zeroes whole channels, so neighbouring pixels cannot stand in for a dropped one."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
-        self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout2d(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
