@@ -197,7 +197,9 @@ def execute(lesson: Lesson, kernel: str, env: dict[str, str], first: str = "") -
     nbformat.validate(nb)
     client = NotebookClient(nb, kernel_name=kernel, timeout=120, resources={"metadata": {"path": str(lesson.dir)}})
     start = time.perf_counter()
-    client.execute(env={**os.environ, "TINYTORCH_FAST": "1", **env})
+    # one BLAS thread: on a shared CI machine, threads fighting for cores make small matmuls 30x slower
+    threads = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    client.execute(env={**os.environ, "TINYTORCH_FAST": "1", **threads, **env})
     seconds = time.perf_counter() - start
     texts = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"]
     assert texts[-1].strip() == f"kernel python: {sys.executable}", "the kernel runs the tests' Python (the venv's)"

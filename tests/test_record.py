@@ -311,3 +311,26 @@ def test_huge_but_finite_gradients_are_not_called_nonfinite():
     assert stats["norm"] == pytest.approx(1e20 * np.sqrt(10), rel=1e-6)
     assert grad_stats(np.array([1.0, np.inf], np.float32))["nonfinite"]
     assert grad_stats(np.array([np.nan, 1.0], np.float32))["nonfinite"]
+
+
+def test_a_healthy_run_raises_no_gradient_alerts(tmp_path):
+    from inspector.demo import spirals_mlp
+
+    spirals_mlp(tmp_path, "spirals-sgd", steps=120, pace=0)  # the demo's healthy SGD run
+    alerts = RunReader(tmp_path / "spirals-sgd").alerts()
+    assert alerts == [], [a["message"] for a in alerts]
+
+
+def test_accumulation_micro_batches_are_recorded_as_forward(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    with tt.record(tmp_path / "acc", model=model, optimizer=opt, trace_steps=(0,)) as run:
+        opt.zero_grad()
+        for _ in range(3):  # three micro-batches, one optimizer step
+            (F.cross_entropy(model(tt.randn(3, 4)), tt.randint(0, 2, (3,))) / 3).backward()
+        opt.step()
+        run.step()
+    ops = RunReader(run.path).ops(0)
+    linear = [o for o in ops if o["op"] == "Linear"]
+    assert len(linear) == 6 and {o["phase"] for o in linear} == {"forward"} and all(o["node"] for o in linear)
+    assert [o["op"] for o in ops if o["phase"] == "optimizer"] == ["SGDStep"] * 4

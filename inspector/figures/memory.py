@@ -37,6 +37,9 @@ def _int(v: Any) -> int | None:
 
 
 def _shape(v: Any) -> tuple[int, ...] | None:
+    """A shape as RunReader gives it (a tuple), or as JSON text."""
+    if isinstance(v, (tuple, list)):
+        return tuple(v)
     try:
         return tuple(json.loads(v)) if _text(v) else None
     except (TypeError, ValueError):

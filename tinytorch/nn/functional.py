@@ -50,8 +50,15 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 # ---------------------------------------------------------------------------- layers
 
 
+def _same_dtype(name: str, x: Tensor, weight: Tensor) -> None:
+    """As PyTorch: a layer does not silently compute in another dtype than its weights."""
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{name}: input is {x.dtype} but the weight is {weight.dtype}; convert one (x.float(), model.double())")
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, over the last dim of x."""
+    _same_dtype("linear", x, weight)
     return _Linear.apply(x, weight) if bias is None else _Linear.apply(x, weight, bias)
 
 
@@ -131,6 +138,7 @@ def conv2d(
         raise ValueError(f"conv2d expects input of shape (N, C, H, W), got {x.shape}")
     if weight.ndim != 4:
         raise ValueError(f"conv2d expects a weight of shape (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
+    _same_dtype("conv2d", x, weight)
     if isinstance(padding, str):
         padding = _same_padding(weight.shape[2:], _pair(dilation)) if padding == "same" else _check_valid(padding)
     geometry = dict(stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation), groups=groups)

@@ -55,6 +55,12 @@ class Conv2d(Function):
         co, cg, kh, kw = shapes[1]
         return 2 * int(np.prod(out)) * cg * kh * kw + (int(np.prod(out)) if len(shapes) > 2 else 0)
 
+    @classmethod
+    def backward_flops(cls, shapes, out, attrs, needs):
+        co, cg, kh, kw = shapes[1]
+        matmul = 2 * int(np.prod(out)) * cg * kh * kw  # dx and dW are each one such product; db a sum
+        return matmul * (bool(needs[0]) + bool(needs[1])) + (int(np.prod(out)) if len(needs) > 2 and needs[2] else 0)
+
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         n, c, h, w = x.shape

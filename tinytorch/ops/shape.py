@@ -82,11 +82,25 @@ class GetItem(_Move):
     @staticmethod
     def backward(ctx, grad):
         result = np.zeros(ctx.shape, dtype=grad.dtype)
-        if _is_advanced(ctx.index):
+        if isinstance(ctx.index, np.ndarray) and ctx.index.dtype.kind in "iu":  # rows by id (embeddings)
+            _scatter_rows(result, ctx.index, grad)
+        elif _is_advanced(ctx.index):
             np.add.at(result, ctx.index, grad)  # repeated indices accumulate
         else:
             result[ctx.index] = grad
         return result
+
+
+def _scatter_rows(result: np.ndarray, index: np.ndarray, grad: np.ndarray) -> None:
+    """result[index] += grad, summing repeated rows: sort the ids once and add each run of equal
+    ids with np.add.reduceat (several times faster than np.add.at on embedding gradients)."""
+    ids = index.reshape(-1) % max(result.shape[0], 1)  # negative ids count from the end
+    rows = grad.reshape(ids.size, *result.shape[1:])  # (..., *row) -> (n, *row)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if ids.size else np.zeros(0, np.int64)
+    if ids.size:
+        result[sorted_ids[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
 class Cat(_Move):

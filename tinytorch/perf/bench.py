@@ -96,8 +96,9 @@ def compare(variants: dict[str, Callable[[], Any]], baseline: str | None = None,
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, fn in variants.items():
+    order = list(variants.items())
+    for r in range(rounds):
+        for name, fn in order if r % 2 == 0 else order[::-1]:  # going first is no advantage: alternate it
             start = time.perf_counter()
             for _ in range(number):
                 fn()

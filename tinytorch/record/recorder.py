@@ -123,6 +123,9 @@ class Recorder(OpHook):
     def __call__(self, cls: type, inputs: tuple, attrs: dict[str, Any]) -> Any:
         if self.probing:
             return run(cls, inputs, attrs)
+        if self.phase == "optimizer" and not cls.inplace:  # after a backward, only in-place ops (clipping,
+            self.phase = "forward"  # the updates) are the optimizer's: anything else is the next forward
+            # (the next micro-batch of gradient accumulation, say)
         report = None
         if self.collect and issubclass(cls, _Update):
             report = {}

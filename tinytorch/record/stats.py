@@ -70,8 +70,8 @@ class GradientHealth:
 
     - nonfinite: the gradient holds NaN or Inf;
     - vanishing: its norm is below `vanish_ratio` x the median parameter's norm at that step;
-    - exploding: its norm is above `bound`, or more than `factor` x its smallest norm over the
-      last `window` steps.
+    - exploding: its norm is above `bound`, or more than `factor` x its median over the last
+      `window` steps while above the median parameter's norm.
     """
 
     def __init__(self, vanish_ratio: float = 1e-3, factor: float = 10.0, window: int = 5, bound: float = 1e3) -> None:
@@ -95,10 +95,13 @@ class GradientHealth:
                 )
             elif norm > self.bound:
                 firing["exploding"] = (f"|g| > {self.bound:g}", f"{name}: |g| = {norm:.3g} exceeds {self.bound:g} at step {step}")
-            elif recent and norm > self.factor * min(recent):
+            elif len(recent) >= 2 and norm > self.factor * float(np.median(recent)) and norm > median:
+                # against the recent median (one dip near zero is not a baseline), and only for a
+                # gradient that is also large among the layers now (a rebound from tiny is not an explosion)
+                base = float(np.median(recent))
                 firing["exploding"] = (
-                    f"|g| grew more than {self.factor:g}x within {self.window} steps",
-                    f"{name}: |g| = {norm:.3g} is {norm / min(recent):.3g}x its smallest of the last {len(recent)} steps ({min(recent):.3g}) at step {step}",
+                    f"|g| grew more than {self.factor:g}x its median over the last {self.window} steps",
+                    f"{name}: |g| = {norm:.3g} is {norm / base:.3g}x its recent median ({base:.3g}) at step {step}",
                 )
             for kind, (rule, message) in firing.items():
                 if (name, kind) not in self.active:
