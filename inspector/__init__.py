@@ -14,9 +14,13 @@ _servers: dict[int, Any] = {}
 
 def launch(logdir: str = "runs", host: str = "127.0.0.1", port: int = 8050, display: bool = True) -> str:
     """Serve the inspector for logdir in a background thread; in Jupyter also show it inline."""
+    import logging
+
     from werkzeug.serving import make_server
 
     from .app import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request (every refresh) in the notebook
 
     if port in _servers:  # relaunching on a port replaces the old server
         _servers.pop(port).shutdown()

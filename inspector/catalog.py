@@ -18,14 +18,18 @@ class Catalog:
         self._readers: dict[str, tuple[float, RunReader]] = {}
 
     def names(self) -> list[str]:
-        """Run names (directories under LOGDIR holding a run file), newest first."""
+        """Run names (directories under LOGDIR holding a run file), newest first. Symlinks are
+        skipped, so nothing outside LOGDIR is read."""
         if not self.root.is_dir():
             return []
         found = []
         for entry in self.root.iterdir():
             f = entry / RUN_FILE
-            if entry.is_dir() and not entry.is_symlink() and f.is_file():
-                found.append((f.stat().st_mtime, entry.name))
+            try:
+                if entry.is_dir() and not entry.is_symlink() and f.is_file() and not f.is_symlink():
+                    found.append((f.stat().st_mtime, entry.name))
+            except OSError:  # removed while we looked
+                continue
         return [name for _, name in sorted(found, reverse=True)]
 
     def path(self, name: str) -> Path:

@@ -80,8 +80,21 @@ def refresh(run: str | None, step: int | None) -> tuple:
 def enlarge(click: dict | None, run: str | None, step: int | None):
     if not click or not click.get("points") or run is None or step is None:
         return figures.common.empty("click a map to enlarge it")
-    layer, head = click["points"][0]["customdata"][:2] if isinstance(click["points"][0].get("customdata"), list) else (None, None)
-    if layer is None:
+    probe = state.catalog().reader(run).probe(step)
+    picked = _map_of(click["points"][0], probe)
+    if picked is None:
         return no_update
-    entry = state.catalog().reader(run).probe(step)[layer]
-    return figures.attention.single(entry["weights"][int(head)], entry["tokens"], f"{layer}, head {int(head)}, step {step}")
+    layer, head = picked
+    entry = probe[layer]
+    return figures.attention.single(entry["weights"][head], entry["tokens"], f"{layer}, head {head}, step {step}")
+
+
+def _map_of(point: dict, probe: dict) -> tuple[str, int] | None:
+    """(layer, head) of a clicked map. Dash leaves a heatmap point's customdata out of clickData,
+    so its trace number says which: grid() draws the layers in probe order, each head in turn."""
+    custom = point.get("customdata")
+    if isinstance(custom, list) and len(custom) >= 2:
+        return str(custom[0]), int(custom[1])
+    maps = [(layer, h) for layer, e in probe.items() if e.get("weights") is not None for h in range(len(e["weights"]))]
+    n = point.get("curveNumber")
+    return maps[n] if isinstance(n, int) and 0 <= n < len(maps) else None

@@ -47,8 +47,12 @@ def choose(current: Any, available: list[Any]) -> Any:
 
 
 def dropdown(id: str, placeholder: str, value: Any = None, multi: bool = False, width: str = "18em") -> html.Div:
+    """A picker; a value from the URL starts among its options, or dcc.Dropdown may drop it (to
+    None) when the real options arrive, and a link to /graph?run=x would show another run."""
+    seed = [] if value is None else [value] if not multi else list(value)
     return html.Div(
-        dcc.Dropdown(id=id, placeholder=placeholder, value=value, multi=multi, clearable=multi), style={"width": width}
+        dcc.Dropdown(id=id, placeholder=placeholder, value=value, options=seed, multi=multi, clearable=multi),
+        style={"width": width},
     )
 
 

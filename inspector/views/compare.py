@@ -3,6 +3,8 @@ gradients, SGD +0, momentum +P, Adam +2P), the measured ratio in one line, loss 
 
 from __future__ import annotations
 
+import math
+
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
@@ -50,15 +52,23 @@ def choices(_: int, a: str | None, b: str | None) -> tuple:
 
 
 def default_pair(names: list[str]) -> tuple[str | None, str | None]:
-    """An SGD run and an Adam run of the same model when there are such (same parameter count),
-    else any two runs."""
+    """An SGD run and an Adam run of the same model when there are such (same parameter count;
+    runs whose loss went non-finite last), else any two runs."""
     readers = {n: state.catalog().reader(n) for n in names}
     kind = {n: optimizer_of(r).split("(")[0].split(" ")[0].strip() for n, r in readers.items()}
     size = {n: r.meta.get("parameters") for n, r in readers.items()}
-    for sgd in (n for n in names if kind[n] == "SGD"):
-        for adam in (n for n in names if kind[n] == "Adam" and size[n] == size[sgd]):
+    ranked = sorted(names, key=lambda n: not _healthy(readers[n]))  # stable: newest first among equals
+    for sgd in (n for n in ranked if kind[n] == "SGD"):
+        for adam in (n for n in ranked if kind[n] == "Adam" and size[n] == size[sgd]):
             return sgd, adam
     return (names[0] if names else None), (names[1] if len(names) > 1 else names[0] if names else None)
+
+
+def _healthy(reader) -> bool:
+    """Its latest loss is finite: a run that blew up (the demo's `exploding`) compares poorly."""
+    last = reader.last_step()
+    loss = reader.steps(since=last - 1)["loss"] if last is not None else []
+    return len(loss) > 0 and math.isfinite(float(loss[-1]))
 
 
 def _run(name: str) -> dict:

@@ -13,7 +13,7 @@ from .common import READ_ERRORS, choose, dropdown, failed, message, no_runs, opt
 
 BUDGET = 60  # nodes shown before folding: readable at a glance; clicking a fold opens it
 MAX_NODES = 400  # however much is opened, an interactive view holds at most this many
-_layouts: dict[tuple, tuple[viz.Graph, dict]] = {}  # (run, step, direction, expanded) -> graph and dot's layout
+_layouts: dict[tuple, tuple[viz.Graph, dict]] = {}  # (run file, created, step, direction, expanded) -> graph, dot's layout
 
 
 def layout(run: str | None = None, step: str | None = None, param: str | None = None, **query: str) -> html.Div:
@@ -65,10 +65,11 @@ def choices(_: int, run: str | None, step: int | None) -> tuple:
 
 
 def _graph(run: str, step: int, direction: str, expanded: list[str]) -> tuple[viz.Graph, dict]:
-    key = (run, step, direction, tuple(sorted(expanded)))
+    reader = state.catalog().reader(run)
+    key = (str(reader.path), reader.meta.get("created"), step, direction, tuple(sorted(expanded)))  # this LOGDIR's run
     if key not in _layouts:  # a traced step never changes: lay it out once
         budget = min(MAX_NODES, BUDGET + 40 * len(expanded))  # each opened module may add its own nodes
-        graph = viz.fold(viz.graph_of((state.catalog().reader(run), step)), budget, expanded)
+        graph = viz.fold(viz.graph_of((reader, step)), budget, expanded)
         _layouts[key] = (graph, viz.layout(viz.to_dot(graph, direction).source))
     return _layouts[key]
 
@@ -124,13 +125,16 @@ def click(click: dict | None, expanded: list[str], run: str, step: int, directio
     if not click or not click.get("points") or "customdata" not in click["points"][0]:
         return no_update, no_update, no_update
     node_id = click["points"][0]["customdata"]
-    graph, _ = _graph(run, step, direction, expanded)
-    node = next((n for n in graph.nodes if n.id == node_id), None)
-    if node is None:
-        return no_update, no_update, no_update
-    if node.kind == "fold":  # open it: its modules stay unfolded from now on
-        return sorted(set(expanded) | set(node.prefixes)), card(node, run, step), no_update
-    return no_update, card(node, run, step), {"node": node.id}
+    try:
+        graph, _ = _graph(run, step, direction, expanded)
+        node = next((n for n in graph.nodes if n.id == node_id), None)
+        if node is None:
+            return no_update, no_update, no_update
+        if node.kind == "fold":  # open it: its modules stay unfolded from now on
+            return sorted(set(expanded) | set(node.prefixes)), card(node, run, step), no_update
+        return no_update, card(node, run, step), {"node": node.id}
+    except READ_ERRORS as e:  # the run went away (or never was in LOGDIR)
+        return no_update, failed(e, 1)[0], no_update
 
 
 def card(node: viz.GNode, run: str, step: int) -> list:

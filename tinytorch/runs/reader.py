@@ -36,8 +36,13 @@ class RunReader:
         self.path = run_file(path)
         if not self.path.is_file():
             raise RunFileError(f"no run file at {self.path}")
+        # A finished run (no -wal beside it: no writer has it open) is opened immutable: no locks,
+        # no side files, readable in a read-only directory. A run being written needs WAL reads.
+        live = self.path.with_name(self.path.name + "-wal").exists()
         try:
-            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro{'' if live else '&immutable=1'}", uri=True, check_same_thread=False
+            )
             rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
         except sqlite3.DatabaseError as e:
             raise RunFileError(f"{self.path} is not a readable tinytorch run file ({e})") from None

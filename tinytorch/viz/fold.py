@@ -92,9 +92,8 @@ def _apply(graph: Graph, groups: dict[str, str], folds: dict[str, list[str]]) ->
             continue
         f = folded.get(name)
         if f is None:
-            f = folded[name] = GNode(
-                f"fold-{name}", "fold", name, module=folds[name][0], stats={"ops": 0, "time_ms": 0.0}, nbytes=0
-            )
+            f = folded[name] = GNode(f"fold-{name}", "fold", name, module=folds[name][0], stats={"ops": 0, "time_ms": 0.0},
+                                     nbytes=0, prefixes=list(folds[name]))  # fmt: skip
             nodes.append(f)
         f.members.append(n.id)
         f.stats["ops"] += 1
