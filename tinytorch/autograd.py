@@ -348,7 +348,7 @@ def graph(tensor: Any) -> list[GraphNode]:
             shape = tuple(n.variable.shape)
             result.append(GraphNode(i, "AccumulateGrad", [], [shape], [str(n.variable.dtype)], node=n))
             continue
-        saved = n.saved_tensors or ()
+        saved = [a for a in n.saved_tensors or () if a is not None]  # a slot a gradient did not need is None
         result.append(
             GraphNode(
                 index=i,

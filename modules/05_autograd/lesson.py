@@ -394,7 +394,7 @@ def saved_table(loss):
     """Per op type: nodes, saved arrays' shapes and bytes; and the bytes of unique saved buffers."""
     rows, unique = {}, {}
     for n in tt.autograd.graph(loss):
-        saved = () if n.op == "AccumulateGrad" else (n.node.saved_tensors or ())
+        saved = () if n.op == "AccumulateGrad" else [s for s in n.node.saved_tensors or () if s is not None]  # None: not needed
         row = rows.setdefault(n.op, {"nodes": 0, "bytes": 0, "shapes": set()})
         row["nodes"] += 1
         row["bytes"] += sum(s.nbytes for s in saved)
@@ -482,7 +482,11 @@ print(f"backward / forward: {flop_ratio:.2f}x the FLOPs, {time_ratio:.2f}x the t
 
 # %%
 def saved_now(loss):
-    return sum(sum(s.nbytes for s in (n.node.saved_tensors or ())) for n in tt.autograd.graph(loss) if n.op != "AccumulateGrad")
+    return sum(
+        sum(s.nbytes for s in (n.node.saved_tensors or ()) if s is not None)
+        for n in tt.autograd.graph(loss)
+        if n.op != "AccumulateGrad"
+    )
 
 
 mlp = make_model()

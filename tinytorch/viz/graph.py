@@ -75,7 +75,7 @@ def from_tensor(tensor: Any, names: dict[int, str] | None = None) -> Graph:
             continue
         out = n.output() if getattr(n, "output", None) is not None else None
         node = GNode(ids[id(n)], "op", n.name, module=getattr(n, "scope", ""),
-                     saved=[tuple(np.shape(a)) for a in (n.saved_tensors or ())])  # fmt: skip
+                     saved=[tuple(np.shape(a)) for a in (n.saved_tensors or ()) if a is not None])  # fmt: skip
         if out is not None:
             node.shape, node.dtype, node.nbytes = tuple(out.shape), str(out.dtype), int(out.data.nbytes)
             if out.grad is not None:
