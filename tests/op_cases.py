@@ -232,6 +232,43 @@ def _optimizer_case(name: str, make: Callable[[Any, list], Any]) -> Case:
     return Case(name, run, [f(3, 2, grad=False), f(3, 2, grad=False)])
 
 
+# The quantized ops (tinytorch.quant) against PyTorch's own quantizer (quantize_per_tensor and
+# quantize_per_channel give the int8 values) and the float64 formula s_x s_w (q_x - z_x) q_w^T + b.
+SX, ZX = 0.03, -3  # input scale and zero point
+
+
+def _quantize(m, x):
+    if m.t is tt:
+        return tt.quant.Quantize.apply(x.float(), scale=SX, zero_point=ZX)
+    return m.t.quantize_per_tensor(x.float(), SX, ZX, m.t.qint8).int_repr()
+
+
+def _dequantize(m, x):
+    if m.t is tt:
+        return tt.quant.Dequantize.apply(_quantize(m, x), scale=SX, zero_point=ZX)
+    return m.t.quantize_per_tensor(x.float(), SX, ZX, m.t.qint8).dequantize()
+
+
+def _weight(m, w):
+    """(int8 weight, float32 scale per output channel): symmetric, max |w| of each row to 127."""
+    scale = np.abs(w.detach().numpy()).reshape(len(w), -1).max(axis=1) / 127  # (out,)
+    if m.t is tt:
+        return tt.tensor(tt.quant.quantize(w.data.astype(np.float32), scale, 0, axis=0)), tt.tensor(scale.astype(np.float32))
+    q = m.t.quantize_per_channel(w.float(), m.t.tensor(scale), m.t.zeros(len(w), dtype=m.t.int64), 0, m.t.qint8)
+    return q.int_repr(), scale
+
+
+def _quantized(m, op, x, w, bias, **geometry):
+    qx, (qw, scale) = _quantize(m, x), _weight(m, w)
+    if m.t is tt:
+        cls = tt.quant.QuantizedLinear if op == "linear" else tt.quant.QuantizedConv2d
+        return cls.apply(qx, qw, scale, bias.float(), input_scale=SX, input_zero_point=ZX, **geometry)
+    x0, wq = qx.double() - ZX, qw.double()  # exact integers, in float64
+    acc = x0 @ wq.T if op == "linear" else m.F.conv2d(x0, wq, **geometry)
+    shape = (-1,) if op == "linear" else (-1, 1, 1)  # scale per output channel: last dim, or dim 1 of NCHW
+    return (SX * m.t.tensor(scale).reshape(shape) * acc + bias.reshape(shape)).float()
+
+
 NO_GRADIENT: list[Case] = [
     Case("Eq", lambda m, a, b: a == b, [i(3, 4, hi=3), i(4, hi=3)]),
     Case("Ne", lambda m, a, b: a != b, [i(3, 4, hi=3), i(4, hi=3)]),
@@ -257,6 +294,20 @@ NO_GRADIENT: list[Case] = [
     _optimizer_case("AdamStep", lambda t, p: t.optim.AdamW(p, lr=0.1, amsgrad=True)),
     _optimizer_case("RMSpropStep", lambda t, p: t.optim.RMSprop(p, lr=0.1, momentum=0.5, centered=True)),
     _optimizer_case("AdagradStep", lambda t, p: t.optim.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.1)),
+    Case("Quantize", _quantize, [f(4, 5, lo=-4, hi=4, grad=False)]),
+    Case("Dequantize", _dequantize, [f(4, 5, lo=-4, hi=4, grad=False)], atol=1e-7),
+    Case(
+        "QuantizedLinear",
+        lambda m, x, w, bias: _quantized(m, "linear", x, w, bias),
+        [f(3, 6, grad=False), f(4, 6, grad=False), f(4, grad=False)],
+        atol=1e-5,
+    ),  # fmt: skip
+    Case(
+        "QuantizedConv2d",
+        lambda m, x, w, bias: _quantized(m, "conv", x, w, bias, stride=(2, 1), padding=(1, 1)),
+        [f(2, 3, 5, 6, grad=False), f(4, 3, 3, 2, grad=False), f(4, grad=False)],
+        atol=1e-5,
+    ),  # fmt: skip
 ]
 
 

@@ -133,3 +133,36 @@ def test_normalisation_uses_training_statistics():
     np.testing.assert_allclose(std, scaled.std(axis=(0, 1, 2)), rtol=1e-8)
     gray_mean, _ = common.channel_stats(images[..., 0])  # (N, H, W): one channel
     np.testing.assert_allclose(gray_mean, [scaled[..., 0].mean()], rtol=1e-10)
+
+
+@pytest.fixture
+def fashion_checkpoints(fashion_root, tmp_path) -> Path:
+    """Both Fashion-MNIST milestones trained one epoch on the fake images, saved as the scripts name them."""
+    m = example("fashion_mnist")
+    for model in ("mlp", "cnn"):
+        m.train(tiny(m, fashion_root, tmp_path, model=model, checkpoint=str(tmp_path / f"fashion_mnist_{model}.npz")))
+    return tmp_path
+
+
+def test_quantize_milestones_measures_a_4x_smaller_model(fashion_root, fashion_checkpoints, capsys):
+    m = example("quantize_milestones")
+    argv = ["--data", str(fashion_root), "--checkpoints", str(fashion_checkpoints), "--batch-size", "16"]
+    sizes = m.main([*argv, "--models", "fmnist_mlp,fmnist_cnn,lenet5", "--calibration-batches", "2", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "skipping lenet5: no lenet5_1998.npz" in out and "int8 (blas) ms" in out
+    assert [r["model"] for r in sizes] == ["Fashion-MNIST MLP", "Fashion-MNIST CNN"]
+    for row in sizes:  # int8 weights plus float32 biases and scales: a little under 4x
+        assert 3.5 < row["x smaller"] < 4.0 and 0 <= row["int8 acc %"] <= 100
+    with pytest.raises(SystemExit, match="unknown milestones"):
+        m.main([*argv, "--models", "nope"])
+
+
+def test_compress_milestone_keeps_the_sparsity_through_fine_tuning(fashion_root, fashion_checkpoints, capsys):
+    m = example("compress_milestone")
+    argv = ["--data", str(fashion_root), "--checkpoints", str(fashion_checkpoints), "--batch-size", "16", "--no-progress"]
+    m.main([*argv, "--amounts", "0.8", "--ranks", "8", "--distill-epochs", "1", "--student-hidden", "8"])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| global magnitude 80%"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert 79 < float(cells[1]) < 81 and cells[2] == "yes"  # sparsity after fine-tuning, counted again
+    assert "| 8 " in out and "student 784-8-10" in out

@@ -47,7 +47,7 @@ squeeze, unsqueeze, split, chunk = Tensor.squeeze, Tensor.unsqueeze, Tensor.spli
 tril, triu, masked_fill = Tensor.tril, Tensor.triu, Tensor.masked_fill
 eq, ne, lt, le, gt, ge = Tensor.eq, Tensor.ne, Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge
 
-from . import amp, data, datasets, models, nn, optim, perf, runs, text, train, utils  # noqa: E402  (they build on everything above)
+from . import amp, compress, data, datasets, models, nn, optim, perf, quant, runs, text, train, utils  # noqa: E402  (they build on everything above)
 from .record import record  # noqa: E402
 
 __version__ = "0.1.0"
