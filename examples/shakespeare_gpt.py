@@ -91,7 +91,8 @@ def train(c: Config) -> dict[str, float]:
     try:
         for it in range(c.iters + 1):
             if it % c.eval_every == 0 or it == c.iters:
-                losses = estimate_loss(model, corpus, c, eval_rng)
+                with tt.record.paused():  # the evaluation batches are not part of a training step
+                    losses = estimate_loss(model, corpus, c, eval_rng)
                 rate = tokens / train_time if train_time else 0.0
                 print(
                     f"iter {it:5d}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, {rate:,.0f} tokens/s",

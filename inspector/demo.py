@@ -90,7 +90,7 @@ def spirals_mlp(logdir: Path, name: str, steps: int, pace: float) -> None:
             opt.step()
             run.step(loss)
             if step % 50 == 49:
-                with tt.no_grad():
+                with tt.no_grad(), run.paused():  # evaluation is no part of the next step
                     run.log("val/accuracy", float((model(x).argmax(1) == y).data.mean()), step=step)
             time.sleep(pace)
 

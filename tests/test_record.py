@@ -334,3 +334,53 @@ def test_accumulation_micro_batches_are_recorded_as_forward(tmp_path):
     linear = [o for o in ops if o["op"] == "Linear"]
     assert len(linear) == 6 and {o["phase"] for o in linear} == {"forward"} and all(o["node"] for o in linear)
     assert [o["op"] for o in ops if o["phase"] == "optimizer"] == ["SGDStep"] * 4
+
+
+def test_paused_keeps_evaluation_out_of_the_steps_and_the_run_goes_on(tmp_path):
+    model = mlp()
+    opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    x, y = next(batches((48,)))
+    with tt.record(tmp_path / "run", model=model, optimizer=opt, trace_steps=(0, 1)) as run:
+        for _ in range(2):
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.step(loss)
+            with tt.no_grad(), run.paused():  # 5 evaluation forwards between the traced steps
+                for _ in range(5):
+                    model(x)
+        reader = run.reader()
+        assert len(reader.ops(0, "forward")) == len(reader.ops(1, "forward"))  # step 1 has no evaluation in it
+        assert tt.record.active() is run.recorder
+    with tt.perf.profile() as prof, tt.record.paused():  # a profiler is no recorder: it keeps seeing
+        model(x)
+    assert prof.table()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [np.random.default_rng(0).standard_normal(4096), np.arange(-16.0, 17.0), np.full(7, 3.0), np.array([1e300, -1e300, 0.0])],
+    ids=["normal", "edges-on-bin-boundaries", "constant", "huge"],
+)
+def test_gradient_histogram_bins_as_numpy_does(values):
+    from tinytorch.record.stats import BINS, _histogram
+
+    counts, edges = _histogram(values)
+    scale = np.abs(values).max()
+    lo, hi = (
+        (values.min() / scale, values.max() / scale) if np.ptp(values) else (values[0] / scale - 0.5, values[0] / scale + 0.5)
+    )
+    expected, expected_edges = np.histogram(values / scale, BINS, range=(lo, hi))
+    np.testing.assert_array_equal(counts, expected)
+    np.testing.assert_allclose(edges, expected_edges * scale, rtol=1e-12)
+
+
+def test_npy_bytes_round_trip_with_the_cached_header():
+    from tinytorch.runs.schema import from_npy, npy_bytes
+
+    for a in (np.arange(32, dtype=np.int32), np.arange(32, dtype=np.int32)[::-1], np.zeros((2, 3)), np.array([], np.float32)):
+        for _ in range(2):  # the second time through the cache
+            b = from_npy(npy_bytes(a))
+            assert b.dtype == a.dtype and b.shape == a.shape
+            np.testing.assert_array_equal(b, a)

@@ -74,6 +74,20 @@ def test_big_graphs_fold_by_module_and_repeated_blocks():
     assert len(draw_graph(loss, max_nodes=1000, model=model).source) > len(draw_graph(loss, max_nodes=10, model=model).source)
 
 
+def test_ops_outside_every_module_fold_last_when_still_over_budget():
+    model = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+    x = tt.randn(2, 8)
+    loss = sum(((model(x) - k) ** 2).mean() for k in range(30))  # ~100 ops outside the model
+    full = graph_of(loss, model)
+    folded = fold(full, budget=10)
+    assert len(folded.nodes) <= 10, [n.op for n in folded.nodes]
+    top = next(n for n in folded.nodes if n.op == "top-level")
+    assert top.stats["ops"] == sum(1 for n in full.nodes if not n.module) and top.prefixes == [""]
+    assert not any(n.op == "top-level" for n in fold(full, budget=len(full.nodes)).nodes)  # within budget: kept open
+    opened = fold(full, budget=10, expand=[""])  # clicked open: every op outside the model shown again
+    assert sum(1 for n in opened.nodes if n.kind == "op" and not n.module) == top.stats["ops"]
+
+
 def test_depth_keeps_the_last_ops():
     x = tt.randn(4, requires_grad=True)
     y = x.exp().log().sqrt().sum()

@@ -70,6 +70,11 @@ def _graph(run: str, step: int, direction: str, expanded: list[str]) -> tuple[vi
     if key not in _layouts:  # a traced step never changes: lay it out once
         budget = min(MAX_NODES, BUDGET + 40 * len(expanded))  # each opened module may add its own nodes
         graph = viz.fold(viz.graph_of((reader, step)), budget, expanded)
+        if len(graph.nodes) > MAX_NODES:
+            raise ValueError(
+                f"step {step} opened this far has {len(graph.nodes):,} nodes, more than the {MAX_NODES} a view can draw; "
+                "reload the page to fold it again"
+            )
         _layouts[key] = (graph, viz.layout(viz.to_dot(graph, direction).source))
     return _layouts[key]
 

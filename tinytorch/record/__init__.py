@@ -13,7 +13,8 @@ With nothing recording, Function.apply pays one global read.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..runs import RunReader, RunWriter
 from .recorder import AnomalyError, Recorder, numpy_traced_bytes
 from .stats import GradientHealth, grad_stats
 
-__all__ = ["record", "Run", "attention", "active", "AnomalyError", "GradientHealth", "grad_stats", "numpy_traced_bytes"]
+__all__ = ["record", "Run", "attention", "active", "paused", "AnomalyError", "GradientHealth", "grad_stats", "numpy_traced_bytes"]
 
 
 class Run:
@@ -49,6 +50,10 @@ class Run:
         """A scalar at a step (the current one by default), written with the next step."""
         value = float(value.item() if hasattr(value, "item") else value)
         self.writer.add("scalars", [(tag, self.recorder.step if step is None else step, value, None)])
+
+    def paused(self):
+        """A context in which nothing is recorded: evaluation between steps, say (see paused())."""
+        return paused()
 
     def set_config(self, **config: Any) -> None:
         self.writer.set_meta("config", config)
@@ -106,6 +111,24 @@ def active() -> Recorder | None:
     return hook if isinstance(hook, Recorder) else None
 
 
+@contextmanager
+def paused() -> Iterator[None]:
+    """Nothing inside is recorded, and the running recorder carries on after it.
+
+    For work between training steps that is not part of a step, such as evaluating on held-out
+    batches: otherwise its ops (and, in a traced step, its buffers) count as the next step's.
+    A profiler (or nothing) running keeps running."""
+    hook = function._hook
+    if not isinstance(hook, Recorder):
+        yield
+        return
+    function._hook = None
+    try:
+        yield
+    finally:
+        function._hook = hook
+
+
 def attention(weights: Any, name: str | None = None) -> None:
     """Attention layers call this with their weights (B, heads, T, T); kept only during probes."""
     hook = function._hook
@@ -117,4 +140,5 @@ def attention(weights: Any, name: str | None = None) -> None:
 # names a model or a notebook needs are also reachable from it: tinytorch.record.attention(w).
 record.attention = attention  # type: ignore[attr-defined]
 record.active = active  # type: ignore[attr-defined]
+record.paused = paused  # type: ignore[attr-defined]
 record.AnomalyError = AnomalyError  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """Gradient statistics cheap enough for every step, and the rules that raise health alerts.
 
-Exact: norm, max |g|, mean, std (BLAS dot and three reductions). From an evenly spaced sample
+Exact: norm, max |g|, mean, std (a BLAS dot and three reductions, one pass each). From an evenly spaced sample
 of at most SAMPLE elements (exact for smaller tensors): the fraction of zeros and the 32-bin
 histogram; a full count would cost more than the training step it describes.
 """
@@ -25,15 +25,14 @@ def grad_stats(g: np.ndarray) -> dict[str, Any]:
     n = flat.size
     if n == 0:
         return dict(norm=0.0, max_abs=0.0, mean=0.0, std=0.0, zero_frac=0.0, nonfinite=False, hist=None, lo=None, hi=None)
-    sq = float(np.dot(flat, flat)) if flat.dtype.kind == "f" else float(np.square(flat, dtype=np.float64).sum())
+    sq, total, hi, lo = _sums(flat)
     nonfinite = False
     if not math.isfinite(sq):  # NaN/Inf in g, or finite values whose squares overflow float32
         nonfinite = not bool(np.isfinite(flat).all())
         if not nonfinite:
             wide = flat.astype(np.float64)
             sq = float(np.dot(wide, wide))
-    mean = float(flat.sum(dtype=np.float64 if flat.dtype == np.float16 else None)) / n
-    hi, lo = float(flat.max()), float(flat.min())
+    mean = total / n
     sample = flat[:: max(1, n // SAMPLE)]
     zero_frac = float(np.count_nonzero(sample == 0)) / sample.size
     finite = (sample[np.isfinite(sample)] if nonfinite else sample).astype(np.float64)
@@ -51,18 +50,36 @@ def grad_stats(g: np.ndarray) -> dict[str, Any]:
     )
 
 
+def _sums(flat: np.ndarray) -> tuple[float, float, float, float]:
+    """(sum of squares, sum, max, min) of a 1-D array: a BLAS dot and three SIMD reductions.
+
+    The sum is einsum's, whose several accumulators make it 5x quicker than ndarray.sum's
+    pairwise loop. (Taking a big gradient in cache-sized chunks, to read it from memory once,
+    measured no quicker: these passes run at cache speed already.)"""
+    if flat.dtype.kind != "f":
+        flat = flat.astype(np.float64)
+    if flat.dtype == np.float16:  # no float16 BLAS or SIMD sum: widen (a float16 step is slow anyway)
+        flat = flat.astype(np.float32)
+        return float(np.dot(flat, flat)), float(flat.sum(dtype=np.float64)), float(flat.max()), float(flat.min())
+    return float(np.dot(flat, flat)), float(np.einsum("i->", flat)), float(flat.max()), float(flat.min())
+
+
 def _histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BINS equal bins over the values' range (a unit range around them when all are equal).
+    """BINS equal bins over the values' range (a unit range around them when all are equal), as
+    np.histogram bins them (the last bin closed), by one scaled floor and a bincount: np.histogram
+    itself costs ~0.1 ms even on a few values, which every parameter of every step would pay.
 
     Binned after scaling by the largest magnitude, so even a range near float64's limit works."""
     if values.size == 0:
         return np.zeros(BINS, np.int64), np.zeros(BINS + 1)
     scale = float(np.abs(values).max()) or 1.0
-    lo, hi = float(values.min()) / scale, float(values.max()) / scale
+    scaled = values / scale
+    lo, hi = float(scaled.min()), float(scaled.max())
     if not hi - lo > 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(values / scale, BINS, range=(lo, hi))
-    return counts, edges * scale
+    index = ((scaled - lo) * (BINS / (hi - lo))).astype(np.int64)
+    np.clip(index, 0, BINS - 1, out=index)  # the maximum lands in the last bin, closed as np.histogram's
+    return np.bincount(index, minlength=BINS), np.linspace(lo, hi, BINS + 1) * scale
 
 
 class GradientHealth:

@@ -63,10 +63,19 @@ class RunFileError(RuntimeError):
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
-    """An array as .npy bytes (no pickle)."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
+    """An array as .npy bytes (no pickle). The header is the same for every array of one dtype and
+    shape (a recorder writes a 32-bin histogram per parameter per step): made once, then reused."""
+    array = np.ascontiguousarray(array)
+    key = (array.dtype.str, array.shape)
+    header = _NPY_HEADERS.get(key)
+    if header is None:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        header = _NPY_HEADERS[key] = buffer.getvalue()[: -array.nbytes or None]
+    return header + array.tobytes()
+
+
+_NPY_HEADERS: dict[tuple, bytes] = {}
 
 
 def from_npy(blob: bytes | None) -> np.ndarray | None:

@@ -191,7 +191,11 @@ class Trainer:
         return {**self._meter.means(), "samples_per_s": self._meter.samples_per_s()}
 
     def evaluate(self, loader: Iterable) -> dict[str, float]:
-        return evaluate(self.model, loader, self.loss_fn, self.metrics)
+        """evaluate() on the loader; a recorder running (fit(record=...)) leaves it out of the steps."""
+        from ..record import paused
+
+        with paused():
+            return evaluate(self.model, loader, self.loss_fn, self.metrics)
 
     def save_checkpoint(self, path: str | os.PathLike, extra: dict | None = None, loader: Any = None) -> None:
         """Save the run (with the shuffle state of `loader`, by default the training loader of fit())."""

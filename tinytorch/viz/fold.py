@@ -1,5 +1,7 @@
 """Folding a big graph to a node budget: deepest module scopes first, then runs of identical
-sibling blocks (a transformer's twelve blocks become one `blocks.0-11 x12` node)."""
+sibling blocks (a transformer's twelve blocks become one `blocks.0-11 x12` node), and last, if
+still over, the ops outside every module (a loss, or many batches recorded into one step) as one
+`top-level` node."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from .graph import GNode, Graph
+
+TOP = "top-level"
 
 
 def _prefixes(module: str) -> list[str]:
@@ -74,6 +78,10 @@ def fold(graph: Graph, budget: int = 150, expand: Iterable[str] = (), collapse: 
         for run in _sibling_runs(level, signature):
             first, last = run[0], run[-1].rpartition(".")[2]
             fold_prefixes(f"{first}-{last} x{len(run)}", run)
+    top = [n.id for n in graph.nodes if not n.module]
+    if "" not in expand and len(top) > 1 and _count(graph, groups) > budget:
+        folds[TOP] = [""]  # the prefix "" holds exactly the ops outside every module
+        groups.update(dict.fromkeys(top, TOP))
     return _apply(graph, groups, folds)
 
 
