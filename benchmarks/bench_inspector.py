@@ -95,29 +95,45 @@ WRITER = textwrap.dedent(
 )
 
 
+ROW_TEXTS = """return Array.from(document.querySelectorAll('#runs-table tr'),
+                           r => Array.from(r.querySelectorAll('td'), c => c.innerText.trim()));"""
+
+
 def step_latency(url: str, logdir: Path, steps: int) -> list[float]:
-    """For each step a writer process commits: seconds until the Runs page shows it."""
-    from selenium.webdriver.common.by import By
+    """For each step a writer process commits: seconds until the Runs page shows it.
+
+    The page is polled throughout (every 50 ms); a step counts as shown when the table's step
+    count first reaches it (the page refreshes every 1.5 s, so it may jump over a count)."""
+    import threading
 
     driver = open_browser()
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(logdir), str(steps)], stdout=subprocess.PIPE, text=True)
-    latencies = []
+    written: dict[int, float] = {}
+    reader = threading.Thread(target=lambda: written.update((d["step"], d["written"]) for d in map(json.loads, proc.stdout)))
+    reader.start()
+    shown: dict[int, float] = {}  # steps shown -> when first seen
     try:
         driver.get(url)
-        for line in proc.stdout:
-            written = json.loads(line)
-            want = str(written["step"] + 1)  # the table's steps column counts steps
-            end = time.time() + 10
-            while time.time() < end:
-                cells = [r.find_elements(By.TAG_NAME, "td") for r in driver.find_elements(By.CSS_SELECTOR, "#runs-table tr")]
-                row = next((c for c in cells if c and c[0].text == "live"), None)
-                if row is not None and row[2].text == want:
-                    latencies.append(time.time() - written["written"])
-                    break
-                time.sleep(0.02)
+        end = None
+        while end is None or time.time() < end:
+            row = next((c for c in driver.execute_script(ROW_TEXTS) if c and c[0] == "live"), None)
+            if row is not None and row[2].isdigit():
+                shown.setdefault(int(row[2]), time.time())
+            if end is None and not reader.is_alive():
+                end = time.time() + 10  # the last step has 10 s to appear
+            if len(written) == steps and max(shown, default=0) >= steps:
+                break
+            time.sleep(0.05)
     finally:
         proc.kill()
+        reader.join(timeout=5)
         driver.quit()
+    latencies = []
+    for step, at in sorted(written.items()):
+        seen = [t for count, t in shown.items() if count >= step + 1]  # the table's steps column counts steps
+        if not seen:
+            raise SystemExit(f"step {step} never appeared on the Runs page within 10 s of the last step")
+        latencies.append(min(seen) - at)
     return latencies
 
 
@@ -129,15 +145,16 @@ def million_events(logdir: Path, n: int = 1_000_000) -> float:
     rng = np.random.default_rng(0)
     categories = ["activation", "temporary", "gradient", "parameter"]
     rows, live = [], []
-    for seq in range(n):  # allocations and frees of buffers, as a long traced step makes them
+    for seq in range(n):  # allocations and frees of buffers, as a long traced step makes them:
+        phase = "forward" if seq < n // 2 else "backward" if seq < 0.9 * n else "optimizer"  # in that order
         if live and (rng.random() < 0.5 or len(live) > 2000):
             buf = live.pop(int(rng.integers(len(live))))
-            rows.append((0, seq, "free", buf, 4096, None, None, None, "[1024]", "float32", "backward", None))
+            rows.append((0, seq, "free", buf, 4096, None, None, None, "[1024]", "float32", phase, None))
         else:
             buf = seq + 1
             live.append(buf)
             rows.append(
-                (0, seq, "alloc", buf, 4096, categories[seq % 4], f"output of Op#{seq}", seq, "[1024]", "float32", "forward", "m")
+                (0, seq, "alloc", buf, 4096, categories[seq % 4], f"output of Op#{seq}", seq, "[1024]", "float32", phase, "m")
             )
     writer.add("events", rows)
     writer.add("steps", [(0, time.time(), 1.0, 1.0, 0.1, 1)])

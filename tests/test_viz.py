@@ -166,3 +166,24 @@ def test_folded_graph_keeps_edges_into_and_out_of_folds():
     assert [(a, b) for a, b in folded.edges] == [("fold-0", "fold-1"), ("fold-1", "fold-2"), ("fold-2", folded.nodes[-1].id)]
     source = render.pipe(draw_graph(model(tt.randn(2, 8)).sum(), max_nodes=4).source, "json").decode()
     assert '"name": "fold-1"' in source or '"name":"fold-1"' in source  # one node per fold, not one "fold" node with ports
+
+
+def test_a_checkpointed_step_draws_only_its_forward_edges(tmp_path):
+    from tinytorch.runs import RunReader
+
+    blocks = nn.ModuleList([nn.Sequential(nn.Linear(6, 6), nn.Tanh()) for _ in range(3)])
+    opt = tt.optim.SGD(blocks.parameters(), lr=0.1)
+    with tt.record(tmp_path / "run", model=blocks, optimizer=opt, trace_steps=(0,)) as run:
+        h = tt.randn(4, 6)
+        for block in blocks:
+            h = tt.utils.checkpoint(block, h)  # run again inside the backward, with edges of its own
+        loss = h.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        run.step(loss)
+    graph = graph_of((RunReader(run.path), 0))
+    ids = {n.id for n in graph.nodes}
+    assert graph.edges and all(a in ids and b in ids for a, b in graph.edges)
+    folded = fold(graph, budget=3)
+    assert all(a in {n.id for n in folded.nodes} and b in {n.id for n in folded.nodes} for a, b in folded.edges)

@@ -106,16 +106,23 @@ def replay(events: dict[str, np.ndarray]) -> dict[str, Any]:
             b_cat[k], b_holder[k] = c, holders[i]
     for k in (pending or {}).values():
         gone(k, n - 1)
-    totals = np.zeros((n, len(CATEGORIES)), np.int64)
-    np.add.at(totals, (np.asarray(d_i, np.int64), np.asarray(d_c, np.int64)), np.asarray(d_a, np.int64))
+    flat = np.asarray(d_i, np.int64) * len(CATEGORIES) + np.asarray(d_c, np.int64)  # (event, category) as one index
+    totals = np.bincount(flat, np.asarray(d_a, np.float64), minlength=n * len(CATEGORIES))  # exact below 2^53 bytes
+    totals = totals.astype(np.int64).reshape(n, len(CATEGORIES))  # (events * categories,) -> (events, categories)
     arrays = {
         k: np.asarray(v, np.int64)
         for k, v in (("buf", b_buf), ("bytes", b_bytes), ("alloc", b_alloc), ("free", b_free), ("cat", b_cat))
     }
-    out = dict(n=n, totals=np.cumsum(totals, axis=0), holder=b_holder, hist=hist, step=steps, phase=[_text(p) for p in cols["phase"]],
+    out = dict(n=n, totals=np.cumsum(totals, axis=0), holder=b_holder, hist=hist, step=steps, phase=_texts(cols["phase"]),
                cols=cols, **arrays)  # fmt: skip
     _cache["last"] = (kind, out)
     return out
+
+
+def _texts(values: list) -> list:
+    """_text of each value, worked out once per distinct value (a million events have few phases)."""
+    distinct = {v: _text(v) for v in set(values)}
+    return [distinct[v] for v in values]
 
 
 def _buffer(r: dict[str, Any], k: int) -> dict[str, Any]:
@@ -282,21 +289,34 @@ def timeline(events: dict[str, np.ndarray], mode: str = "category", top: int = 1
     return fig
 
 
+MAX_BANDS = 60  # phase bands drawn at most: the widest; a long range of steps would give thousands
+
+
 def _phases_and_steps(fig: go.Figure, r: dict[str, Any]) -> None:
-    """Shaded bands for forward / backward / optimizer, and a line where the step changes."""
-    phases, steps, start = r["phase"], r["step"], 0
-    fig.add_vline(x=-0.5, line=dict(color="#444", width=1, dash="dash"), annotation_text=f"step {steps[0]}",
-                  annotation_position="bottom right", annotation_font=dict(size=10))  # fmt: skip
-    for i in range(1, r["n"] + 1):
-        if i == r["n"] or phases[i] != phases[start] or steps[i] != steps[start]:
-            if phases[start] in PHASES:
-                fig.add_vrect(x0=start - 0.5, x1=i - 0.5, fillcolor=PHASE_COLORS[phases[start]], opacity=1, layer="below",
-                              line_width=0, annotation_text=phases[start], annotation_position="top left",
-                              annotation_font=dict(size=10, color="#888"))  # fmt: skip
-            if i < r["n"] and steps[i] != steps[start]:
-                fig.add_vline(x=i - 0.5, line=dict(color="#444", width=1, dash="dash"), annotation_text=f"step {steps[i]}",
-                              annotation_position="bottom right", annotation_font=dict(size=10))  # fmt: skip
-            start = i
+    """Shaded bands for forward / backward / optimizer, and a line where the step changes
+    (as layout shapes and annotations set at once: one add_vrect per band costs milliseconds)."""
+    n = r["n"]
+    phases, steps = np.asarray(r["phase"], dtype=object), np.asarray(r["step"], dtype=object)
+    change = np.flatnonzero((phases[1:] != phases[:-1]) | (steps[1:] != steps[:-1])) + 1
+    starts, ends = np.concatenate([[0], change]), np.concatenate([change, [n]])
+    bands = [(int(a), int(b)) for a, b in zip(starts, ends) if phases[a] in PHASES]
+    if len(bands) > MAX_BANDS:
+        bands = sorted(sorted(bands, key=lambda ab: ab[0] - ab[1])[:MAX_BANDS])
+    label = len(bands) <= 24  # a name on every band while there are few enough to read
+    shapes, notes = [], []
+    for a, b in bands:
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=a - 0.5, x1=b - 0.5, y0=0, y1=1, layer="below",
+                           fillcolor=PHASE_COLORS[phases[a]], opacity=1, line=dict(width=0)))  # fmt: skip
+        if label:
+            notes.append(dict(xref="x", yref="paper", x=a - 0.5, y=1, text=phases[a], showarrow=False, xanchor="left",
+                              yanchor="top", font=dict(size=10, color="#888")))  # fmt: skip
+    cuts = [0] + [int(i) for i in change if steps[i] != steps[i - 1]]
+    for i in cuts[:: max(1, len(cuts) // MAX_BANDS)]:
+        shapes.append(dict(type="line", xref="x", yref="paper", x0=i - 0.5, x1=i - 0.5, y0=0, y1=1,
+                           line=dict(color="#444", width=1, dash="dash")))  # fmt: skip
+        notes.append(dict(xref="x", yref="paper", x=i - 0.5, y=0, text=f"step {steps[i]}", showarrow=False, xanchor="left",
+                          yanchor="bottom", font=dict(size=10)))  # fmt: skip
+    fig.update_layout(shapes=[*fig.layout.shapes, *shapes], annotations=[*fig.layout.annotations, *notes])
 
 
 def totals_figure(memory_totals: list[dict[str, Any]], uirevision: str = "totals_figure") -> go.Figure:
