@@ -56,8 +56,11 @@ def replay(events: dict[str, np.ndarray]) -> dict[str, Any]:
     if cached is not None and cached[0] is kind and cached[1]["n"] == len(kind):
         return cached[1]
     n = len(kind)
-    cols = {k: (events[k].tolist() if k in events else [None] * n) for k in
-            ("step", "kind", "buf", "nbytes", "category", "holder", "op_seq", "shape", "dtype", "phase", "module")}  # fmt: skip
+    # the columns the loop below reads as lists (quicker per item); the rest stay arrays, read per buffer
+    cols = {
+        k: (events[k].tolist() if k in events else [None] * n) for k in ("step", "kind", "buf", "nbytes", "category", "holder")
+    }
+    cols.update({k: events[k] if k in events else [None] * n for k in ("op_seq", "shape", "dtype", "phase", "module")})
     steps, kinds, bufs, sizes, cats, holders = (cols[k] for k in ("step", "kind", "buf", "nbytes", "category", "holder"))
     b_buf, b_bytes, b_alloc, b_free, b_cat, b_holder = [], [], [], [], [], []
     hist: dict[int, list[tuple[int, str, Any]]] = {}
