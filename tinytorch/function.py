@@ -168,4 +168,11 @@ class OpHook:
         """An allocation that knows its memory category (optimizer state) announces itself."""
 
 
+def phase_of(phase: str, cls: type[Function]) -> str:
+    """The phase an op runs in, given the phase a hook was last told (set_phase): after a backward,
+    in-place ops (clipping, the updates) are the optimizer's, and any other op starts the next
+    forward (the next micro-batch of gradient accumulation, say), optimizer step or not."""
+    return "forward" if phase == "optimizer" and not cls.inplace else phase
+
+
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module first)

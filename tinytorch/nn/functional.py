@@ -139,10 +139,17 @@ def conv2d(
     if weight.ndim != 4:
         raise ValueError(f"conv2d expects a weight of shape (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
     _same_dtype("conv2d", x, weight)
-    if isinstance(padding, str):
-        padding = _same_padding(weight.shape[2:], _pair(dilation)) if padding == "same" else _check_valid(padding)
+    padding = conv_padding(padding, weight.shape[2:], _pair(dilation))
     geometry = dict(stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation), groups=groups)
     return Conv2d.apply(x, weight, **geometry) if bias is None else Conv2d.apply(x, weight, bias, **geometry)
+
+
+def conv_padding(padding: Any, kernel: tuple, dilation: tuple) -> tuple[int, int]:
+    """A convolution's padding as a pair: an int or a pair, "valid" (none) or "same" (half the
+    effective kernel, so the output keeps the input's size at stride 1)."""
+    if isinstance(padding, str):
+        return _same_padding(kernel, dilation) if padding == "same" else _check_valid(padding)
+    return _pair(padding)
 
 
 def _same_padding(kernel: tuple, dilation: tuple) -> tuple[int, int]:

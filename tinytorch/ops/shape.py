@@ -94,13 +94,14 @@ class GetItem(_Move):
 def _scatter_rows(result: np.ndarray, index: np.ndarray, grad: np.ndarray) -> None:
     """result[index] += grad, summing repeated rows: sort the ids once and add each run of equal
     ids with np.add.reduceat (several times faster than np.add.at on embedding gradients)."""
-    ids = index.reshape(-1) % max(result.shape[0], 1)  # negative ids count from the end
+    if index.size == 0:
+        return
+    ids = index.reshape(-1) % result.shape[0]  # negative ids count from the end
     rows = grad.reshape(ids.size, *result.shape[1:])  # (..., *row) -> (n, *row)
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]) if ids.size else np.zeros(0, np.int64)
-    if ids.size:
-        result[sorted_ids[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])  # where each run of one id begins
+    result[sorted_ids[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
 class Cat(_Move):

@@ -60,13 +60,7 @@ class Profile(OpHook):
         out = self.inner(cls, inputs, attrs) if self.inner is not None else run(cls, inputs, attrs)
         seconds = time.perf_counter() - start
         shapes = [t.shape for t in inputs]
-        # after a backward, in-place ops (clipping, the updates) are the optimizer's; any other op
-        # starts the next forward, whether or not an optimizer step came between
-        phase = (
-            self.phase if self.phase == "backward" else "optimizer" if cls.inplace and self.phase == "optimizer" else "forward"
-        )
-        if phase == "forward":
-            self.phase = "forward"
+        self.phase = phase = function.phase_of(self.phase, cls)
         moved = sum(t.data.nbytes for t in inputs) + (0 if cls.inplace else out.data.nbytes)
         scope = function._scope[-1] if function._scope else ""
         made = 0 if cls.inplace else _new_bytes(out.data, [t.data for t in inputs])

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..nn.conv import Conv2d, _pair
+from ..nn.functional import conv_padding
 from ..nn.layers import Linear
 from ..nn.module import Module
 from ..tensor import Tensor
@@ -109,7 +110,7 @@ class QuantConv2d(_QuantLayer):
         super().__init__()
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride, self.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
-        self.padding = _resolve_padding(padding, self.kernel_size, self.dilation)
+        self.padding = conv_padding(padding, self.kernel_size, self.dilation)
         self._init_buffers((out_channels, in_channels // groups, *self.kernel_size), bias, per_channel, method)
 
     @classmethod
@@ -137,15 +138,3 @@ class QuantConv2d(_QuantLayer):
             f"padding={self.padding}, per_channel={self.per_channel}, input_scale={float(self.input_scale.data):.4g}, "
             f"input_zero_point={int(self.input_zero_point.data)}"
         )
-
-
-def _resolve_padding(padding: Any, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
-    """Conv2d's padding as a pair: 'valid' is 0, 'same' is half the effective kernel."""
-    if padding == "valid":
-        return (0, 0)
-    if padding == "same":
-        pads = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        if any(p % 2 for p in pads):
-            raise ValueError(f"padding='same' needs an odd effective kernel size, got kernel {kernel} dilation {dilation}")
-        return (pads[0] // 2, pads[1] // 2)
-    return _pair(padding)

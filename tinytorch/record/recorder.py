@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import OpHook, run
+from ..function import OpHook, phase_of, run
 from ..nn.module import current_scope
 from ..optim.optimizer import _Update
 from ..runs.schema import dumps, npy_bytes
@@ -123,9 +123,7 @@ class Recorder(OpHook):
     def __call__(self, cls: type, inputs: tuple, attrs: dict[str, Any]) -> Any:
         if self.probing:
             return run(cls, inputs, attrs)
-        if self.phase == "optimizer" and not cls.inplace:  # after a backward, only in-place ops (clipping,
-            self.phase = "forward"  # the updates) are the optimizer's: anything else is the next forward
-            # (the next micro-batch of gradient accumulation, say)
+        self.phase = phase_of(self.phase, cls)
         report = None
         if self.collect and issubclass(cls, _Update):
             report = {}
