@@ -14,8 +14,6 @@ sums. "int8 (blas)" gets those sums from float BLAS (exact, see tinytorch/quant/
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,17 +101,10 @@ def accuracy(model: nn.Module, loader: DataLoader) -> float:
 
 
 def median_ms(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median wall time in ms of each fn(), after one warm-up call each. The variants take turns
-    (a, b, a, b, ...), so a machine whose load changes over time slows them alike."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+    """Median wall time in ms of each fn(), the variants taking turns round by round
+    (tinytorch.perf.compare), so a machine whose load changes slows them alike."""
+    report = tt.perf.compare(fns, rounds=repeats, warmup=1)
+    return {name: 1e3 * report[name].time.median for name in fns}
 
 
 def print_table(rows: Sequence[dict[str, Any]]) -> None:
