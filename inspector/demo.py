@@ -77,8 +77,9 @@ def spirals_mlp(logdir: Path, name: str, steps: int, pace: float) -> None:
         opt = tt.optim.SGD(model.parameters(), lr=0.5 if exploding else 0.1)
     config = {"model": "MLP 2-64-64-2", "optimizer": repr(opt).split(" ")[0], "data": "two spirals (1024 points)", "batch": 64}
     rng = np.random.default_rng(0)
-    with tt.record(logdir / name, model=model, optimizer=opt, trace_steps=(0, 1, 2), anomaly="warn" if exploding else None,
-                   config=config) as run:  # fmt: skip
+    # every=1: all gradient statistics at every step (the default takes them every 20th; for a model this small they cost nothing)
+    with tt.record(logdir / name, model=model, optimizer=opt, every=1, trace_steps=(0, 1, 2),
+                   anomaly="warn" if exploding else None, config=config) as run:  # fmt: skip
         for step in range(steps):
             idx = rng.integers(0, len(y), 64)
             if exploding:
@@ -153,7 +154,7 @@ def tiny_transformer(logdir: Path, steps: int, pace: float) -> None:
         "block": block,
     }
     rng = np.random.default_rng(0)
-    with tt.record(logdir / "tiny-transformer", model=model, optimizer=opt, trace_steps=(0, 1), probe=probe, probe_every=25,
+    with tt.record(logdir / "tiny-transformer", model=model, optimizer=opt, every=1, trace_steps=(0, 1), probe=probe, probe_every=25,
                    probe_tokens=list(prompt), config=config) as run:  # fmt: skip
         for _ in range(steps):
             starts = rng.integers(0, len(data) - block - 1, batch)

@@ -55,10 +55,10 @@ class Damped(nn.Module):
         return self.second(self.first(x * 1e-6))  # first.weight's gradient all but vanishes
 
 
-def _train(path, model, opt, steps=4, trace=(0, 1), seed=0, **options):
+def _train(path, model, opt, steps=4, trace=(0, 1), seed=0, every=1, **options):
     rng = np.random.default_rng(seed)
     config = {"parameters": sum(p.numel() for p in model.parameters()), "optimizer": repr(opt)}
-    with tt.record(path, model=model, optimizer=opt, trace_steps=trace, config=config, **options) as run:
+    with tt.record(path, model=model, optimizer=opt, every=every, trace_steps=trace, config=config, **options) as run:
         for _ in range(steps):
             x = tt.from_numpy(rng.standard_normal((8, 6)).astype(np.float32))
             y = tt.from_numpy(rng.integers(0, 3, 8))
@@ -85,7 +85,9 @@ def _record_all(root) -> dict:
     finally:
         tracemalloc.stop()
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
-    out["gap"] = _train(root / "gap", model, tt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), steps=3, trace=(0, 2))
+    out["gap"] = _train(
+        root / "gap", model, tt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), steps=3, trace=(0, 2), every=2
+    )
     model = nn.Sequential(Block(), Block(), Block(), nn.Linear(6, 3))
     out["blocks"] = _train(root / "blocks", model, tt.optim.SGD(model.parameters(), lr=0.1), steps=1, trace=(0,))
     model = nn.Sequential(TinyAttention(), TinyAttention())

@@ -251,6 +251,7 @@ def test_alerts_for_vanishing_and_exploding_gradients(tmp_path):
 def test_gradient_statistics_are_exact(tmp_path):
     model = nn.Linear(10, 3)
     opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    norms = []
     with tt.record(tmp_path / "run", model=model, optimizer=opt, every=2) as run:
         for step in range(4):
             loss = (model(tt.randn(5, 10)) ** 2).sum()
@@ -260,20 +261,61 @@ def test_gradient_statistics_are_exact(tmp_path):
             w_before = model.weight.data.copy()
             opt.step()
             run.step(loss)
+            norms.append(np.linalg.norm(g))
             if step == 2:
-                expected = dict(norm=np.linalg.norm(g), max_abs=np.abs(g).max(), mean=g.mean(), std=g.std(),
+                expected = dict(max_abs=np.abs(g).max(), mean=g.mean(), std=g.std(),
                                 update=np.linalg.norm(model.weight.data - w_before) / np.linalg.norm(model.weight.data))  # fmt: skip
     reader = RunReader(run.path)
-    steps, names, norms = reader.grad_stats("norm")
-    assert steps.tolist() == [0, 2] and names == ["weight", "bias"]
+    steps, names, recorded = reader.grad_stats("norm")  # every step
+    assert steps.tolist() == [0, 1, 2, 3] and names == ["weight", "bias"]
+    np.testing.assert_allclose(recorded[0], norms, rtol=1e-5)
+    for field in ("max_abs", "mean", "std", "zero_frac", "weight_norm", "update_ratio"):  # every 2nd step
+        assert reader.grad_stats(field)[0].tolist() == [0, 2], field
+    assert [h["step"] for h in reader.histograms("weight")] == [0, 2]
     col = 1
-    assert norms[0, col] == pytest.approx(expected["norm"], rel=1e-5)
     assert reader.grad_stats("max_abs")[2][0, col] == pytest.approx(expected["max_abs"], rel=1e-6)
     assert reader.grad_stats("mean")[2][0, col] == pytest.approx(expected["mean"], rel=1e-4, abs=1e-6)
     assert reader.grad_stats("std")[2][0, col] == pytest.approx(expected["std"], rel=1e-4)
     assert reader.grad_stats("update_ratio")[2][0, col] == pytest.approx(expected["update"], rel=1e-4)
     (hist,) = [h for h in reader.histograms("weight") if h["step"] == 2]
     assert hist["counts"].sum() == 30 and len(hist["counts"]) == 32
+
+
+def test_by_default_norms_every_step_and_the_full_statistics_every_20th(tmp_path):
+    model = nn.Linear(4, 2)
+    opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    with tt.record(tmp_path / "run", model=model, optimizer=opt, trace_steps=()) as run:
+        for _ in range(41):
+            loss = (model(tt.randn(3, 4)) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.step(loss)
+    reader = RunReader(run.path)
+    assert reader.grad_stats("norm")[0].tolist() == list(range(41))
+    assert reader.grad_stats("nonfinite")[0].tolist() == list(range(41))
+    assert reader.grad_stats("update_ratio")[0].tolist() == [0, 20, 40]
+    assert [h["step"] for h in reader.histograms("weight")] == [0, 20, 40]
+
+
+def test_a_nan_gradient_between_full_statistics_steps_is_flagged_at_its_step(tmp_path):
+    model = nn.Linear(4, 2)
+    opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    with tt.record(tmp_path / "run", model=model, optimizer=opt, trace_steps=()) as run:
+        for step in range(5):
+            x = tt.randn(3, 4)
+            if step == 3:
+                x.data[0, 0] = np.nan
+            loss = (model(x) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.step(loss)
+    reader = RunReader(run.path)
+    steps, names, flags = reader.grad_stats("nonfinite")
+    assert flags[names.index("weight")].tolist() == [0, 0, 0, 1, 1]  # NaN weights after step 3 keep it NaN
+    first = [a for a in reader.alerts() if a["kind"] == "nonfinite"]
+    assert first and min(a["step"] for a in first) == 3
 
 
 def test_fit_records_the_run(tmp_path):
@@ -366,14 +408,28 @@ def test_paused_keeps_evaluation_out_of_the_steps_and_the_run_goes_on(tmp_path):
 def test_gradient_histogram_bins_as_numpy_does(values):
     from tinytorch.record.stats import BINS, _histogram
 
-    counts, edges = _histogram(values)
+    counts, lo, hi = _histogram(values, float(values.min()), float(values.max()))
     scale = np.abs(values).max()
-    lo, hi = (
+    lo_s, hi_s = (
         (values.min() / scale, values.max() / scale) if np.ptp(values) else (values[0] / scale - 0.5, values[0] / scale + 0.5)
     )
-    expected, expected_edges = np.histogram(values / scale, BINS, range=(lo, hi))
+    expected, expected_edges = np.histogram(values / scale, BINS, range=(lo_s, hi_s))
     np.testing.assert_array_equal(counts, expected)
-    np.testing.assert_allclose(edges, expected_edges * scale, rtol=1e-12)
+    np.testing.assert_allclose([lo, hi], expected_edges[[0, -1]] * scale, rtol=1e-12)
+
+
+def test_gradient_histogram_of_a_sample_spans_the_whole_gradients_range():
+    from tinytorch.record import grad_stats
+    from tinytorch.record.stats import SAMPLE
+    from tinytorch.runs.schema import from_npy
+
+    g = np.random.default_rng(0).standard_normal(50 * SAMPLE).astype(np.float32)
+    g[7] = 100.0  # an outlier the evenly spaced sample skips
+    stats = grad_stats(g)
+    assert stats["hi"] == pytest.approx(100.0) and stats["lo"] == pytest.approx(float(g.min()))
+    assert stats["max_abs"] == pytest.approx(100.0)
+    counts = from_npy(stats["hist"])
+    assert counts.sum() == len(g[:: len(g) // SAMPLE]) and counts[-1] == 0  # the sample's values, none near 100
 
 
 def test_npy_bytes_round_trip_with_the_cached_header():

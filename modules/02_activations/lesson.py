@@ -571,7 +571,7 @@ for lr in (1e-3, 5e-2):
     model = make_mlp(MyReLU.apply)
     optimizer = tt.optim.Adam(model.parameters(), lr=lr)
     order = np.random.default_rng(0)
-    with tt.record(f"{logdir}/relu-lr{lr}", model=model, optimizer=optimizer, trace_steps=()) as run:
+    with tt.record(f"{logdir}/relu-lr{lr}", model=model, optimizer=optimizer, every=1, trace_steps=()) as run:
         for _ in range(steps):
             idx = order.integers(0, len(train_x), batch)
             loss = nn.functional.cross_entropy(model(tt.tensor(train_x[idx])), tt.tensor(train_y[idx]))

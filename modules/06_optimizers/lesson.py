@@ -380,7 +380,7 @@ for name, make in optimizers.items():
     model = mlp()
     optimizer = make(list(model.parameters()))
     trained[name] = model, optimizer
-    with tt.record(f"{logdir}/{name}", model=model, optimizer=optimizer, trace_steps=(0,)) as run:
+    with tt.record(f"{logdir}/{name}", model=model, optimizer=optimizer, every=1, trace_steps=(0,)) as run:
         for i in range(record_steps):
             x, y = batch(i)
             loss = nn.functional.cross_entropy(model(x), y)

@@ -359,9 +359,10 @@ fig.show()
 #
 # ### Gradient flow: a healthy run and an exploding one
 #
-# The recorder (`tinytorch.record`) keeps, at every step, statistics of every parameter's gradient
-# (its norm, largest element, fraction of zeros, update-to-weight ratio) and checks them against
-# health rules; with `anomaly="warn"` it also names the first op whose output holds NaN or Inf.
+# The recorder (`tinytorch.record`) keeps, at every step, the norm of every parameter's gradient
+# and whether it holds NaN or Inf, and checks them against health rules; every `every` steps (20 by
+# default) it adds the rest of the statistics (largest element, fraction of zeros, histogram,
+# update-to-weight ratio); with `anomaly="warn"` it also names the first op whose output holds NaN or Inf.
 # Three runs of the same MLP (2-64-64-2) on two spirals, with your `train_step`, recorded:
 #
 # - **healthy**: PyTorch's initialisation, a squared-error loss on one-hot targets scaled by 10,

@@ -361,7 +361,7 @@ logdir = tempfile.mkdtemp(prefix="lesson11-")
 model = make_model("tinytorch")
 optimizer = tt.optim.Adam(model.parameters(), lr=1e-2)
 generator = np.random.default_rng(4)
-with tt.record(f"{logdir}/chars", model=model, optimizer=optimizer, trace_steps=(2,)) as run:
+with tt.record(f"{logdir}/chars", model=model, optimizer=optimizer, every=1, trace_steps=(2,)) as run:
     for _ in range(12):
         x, y = windows("train", 16, generator)
         loss = nn.functional.cross_entropy(model(x), y)

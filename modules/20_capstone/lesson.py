@@ -555,7 +555,9 @@ print(
     f"3. largest gradient norm at step 0: {grad_names[int(np.nanargmax(first_norm))]}, smallest: {grad_names[int(np.nanargmin(first_norm))]}; "
     f"median |g| over the parameters {np.nanmedian(first_norm):.3f} at step 0, {np.nanmedian(last_norm):.3f} at the last step"
 )
-print(f"4. recording took {record_cost:.2f}x the time of not recording (step 0 traced, statistics every step)")
+print(
+    f"4. recording took {record_cost:.2f}x the time of not recording (step 0 traced, gradient norms every step, all statistics every 20th)"
+)
 
 # %% [markdown]
 # **1. What did the learning rate do?** Line 1, with the two curves above. Too small a rate moves
@@ -585,7 +587,8 @@ print(f"4. recording took {record_cost:.2f}x the time of not recording (step 0 t
 # layer that stopped learning (dead ReLUs, a vanishing signal); a row that keeps brightening step
 # after step is the start of an explosion (lesson 07).
 #
-# **4. What does looking cost?** Line 4. Statistics on every step cost a little (one pass over each
-# gradient, a transaction per step); the traced step costs more, since every op and buffer is
-# written down. That is why long runs record statistics every step or every few steps and trace
-# only a few chosen steps (`record(every=..., trace_steps=...)`).
+# **4. What does looking cost?** Line 4. Gradient norms on every step cost a little (one pass over
+# each gradient, a transaction per step), the full statistics (histogram, max, mean, update ratio)
+# four more passes, which is why they come every 20th step unless you ask for more; the traced step
+# costs more, since every op and buffer is written down. That is why long runs trace only a few
+# chosen steps (`record(every=..., trace_steps=...)`).

@@ -80,7 +80,7 @@ def record(
     *,
     model: Any = None,
     optimizer: Any = None,
-    every: int = 1,
+    every: int = 20,
     trace_steps: Iterable[int] | Callable[[int], bool] = (0, 1),
     probe: Any = None,
     probe_every: int = 100,
@@ -91,8 +91,11 @@ def record(
 ) -> Run:
     """Start recording into logdir/name (path = "logdir/name"; a taken name gets a suffix).
 
-    every: gradient statistics every N steps. trace_steps: steps whose every op and buffer is
-    recorded (a collection, or a function of the step). probe: an input whose attention maps
+    Every step: loss, learning rate, step time, and each parameter's gradient norm and NaN/Inf
+    flag, which the health alerts watch. every: the full gradient statistics (max |g|, mean, std,
+    fraction of zeros, histogram, update-to-weight ratio) every N steps; every=1 records them at
+    each step, for a cost that grows with parameters per FLOP (README, "Measured").
+    trace_steps: steps whose every op and buffer is recorded (a collection, or a function of the step). probe: an input whose attention maps
     are stored every probe_every steps. anomaly: None, "warn" or "raise" at the first NaN/Inf.
     """
     if function._hook is not None:

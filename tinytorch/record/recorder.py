@@ -1,8 +1,9 @@
 """The recorder: an OpHook on Function.apply that writes what the framework did into a run.
 
-Every recorded step (`every`): loss, lr, step time, per-parameter gradient statistics and the
-update-to-weight ratio (read where the optimizer's update op receives the gradient), health
-alerts. Traced steps (`trace_steps`): every op of forward, backward and the optimizer update
+Every step: loss, lr, step time, each parameter's gradient norm and NaN/Inf flag (read where the
+optimizer's update op receives the gradient: one BLAS dot), health alerts. Every `every` steps
+also the rest of the gradient statistics and the update-to-weight ratio (four more passes over
+each gradient and two over each weight, which a big layer feels). Traced steps (`trace_steps`): every op of forward, backward and the optimizer update
 with shapes, bytes, time and module scope, and every buffer's life (see memory.py). Probe
 steps: the attention maps of a fixed input. Anomaly mode: the first op that makes NaN or Inf.
 """
@@ -31,7 +32,7 @@ class AnomalyError(RuntimeError):
 
 
 class Recorder(OpHook):
-    def __init__(self, writer: Any, model: Any = None, optimizer: Any = None, every: int = 1, trace_steps: Any = (0, 1),
+    def __init__(self, writer: Any, model: Any = None, optimizer: Any = None, every: int = 20, trace_steps: Any = (0, 1),
                  probe: Any = None, probe_every: int = 100, probe_tokens: Any = None, anomaly: str | None = None,
                  health: GradientHealth | None = None) -> None:  # fmt: skip
         if anomaly not in (None, "warn", "raise"):
@@ -76,7 +77,7 @@ class Recorder(OpHook):
         self.phase = "forward"
         self.seq = 0
         self.tracing = self.traced(self.step)
-        self.collect = self.step % self.every == 0
+        self.full_stats = self.step % self.every == 0  # norms every step, the rest every `every` steps
         if self.tracing:
             self._event_seq = 0
             self._node_of: dict[int, int] = {}  # id(ctx) -> the forward op's seq
@@ -95,7 +96,7 @@ class Recorder(OpHook):
         lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else None
         self.writer.add("steps", [(self.step, time.time(), now - self._t0, loss, lr, int(self.tracing))])
         self._t0 = now
-        if self.collect and self._stats:
+        if self._stats:
             self._write_stats()
         carried = None
         if self.tracing:
@@ -125,9 +126,10 @@ class Recorder(OpHook):
             return run(cls, inputs, attrs)
         self.phase = phase_of(self.phase, cls)
         report = None
-        if self.collect and issubclass(cls, _Update):
-            report = {}
-            attrs = {**attrs, "report": report}
+        if issubclass(cls, _Update) and id(inputs[0]) in self.names:
+            report = {"grad": grad_stats(inputs[1].data, self.full_stats)}  # before the update reads it: then in cache
+            if self.full_stats:  # the op reports its update's squared norm
+                attrs = {**attrs, "report": report}
         if not (self.tracing or self.anomaly):
             out = run(cls, inputs, attrs)
         else:
@@ -141,7 +143,7 @@ class Recorder(OpHook):
             if self.tracing:
                 self._trace_forward(cls, inputs, attrs, out, seconds)
         if report is not None:
-            self._update_stats(inputs[0], inputs[1], report)
+            self._update_stats(inputs[0], report)
         return out
 
     def backward(self, node: Any, grad: np.ndarray) -> Any:
@@ -278,16 +280,14 @@ class Recorder(OpHook):
 
     # ------------------------------------------------------------------ statistics
 
-    def _update_stats(self, p: Any, grad: Any, report: dict[str, Any]) -> None:
-        name = self.names.get(id(p))
-        if name is None:
-            return
-        stats = grad_stats(grad.data)
-        flat = p.data.reshape(-1)
-        weight_norm = math.sqrt(float(np.dot(flat, flat)))
-        stats["weight_norm"] = weight_norm
-        update = math.sqrt(report.get("update_sq", float("nan")))
-        stats["update_ratio"] = update / weight_norm if weight_norm > 0 else float("nan")
+    def _update_stats(self, p: Any, report: dict[str, Any]) -> None:
+        name, stats = self.names[id(p)], report["grad"]
+        stats["weight_norm"] = stats["update_ratio"] = None
+        if self.full_stats:
+            flat = p.data.reshape(-1)
+            weight_norm = math.sqrt(float(np.dot(flat, flat)))
+            update = math.sqrt(report.get("update_sq", float("nan")))
+            stats["weight_norm"], stats["update_ratio"] = weight_norm, update / weight_norm if weight_norm > 0 else float("nan")
         self._stats[name] = stats
 
     def _write_stats(self) -> None:

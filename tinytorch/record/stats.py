@@ -1,13 +1,17 @@
-"""Gradient statistics cheap enough for every step, and the rules that raise health alerts.
+"""Gradient statistics exact enough to trust and cheap enough to take often, and the rules that
+raise health alerts.
 
-Exact: norm, max |g|, mean, std (a BLAS dot and three reductions, one pass each). From an evenly spaced sample
-of at most SAMPLE elements (exact for smaller tensors): the fraction of zeros and the 32-bin
-histogram; a full count would cost more than the training step it describes.
+Every step: the norm and whether any element is NaN or Inf (one BLAS dot). The full set adds,
+exactly, max |g|, mean and std (three more reductions, one pass each), and, from an evenly spaced
+sample of at most SAMPLE elements (exact for smaller tensors), the fraction of zeros and the
+32-bin histogram over the gradient's whole range; a full count would cost more than the training
+step it describes.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict, deque
 from typing import Any
 
@@ -19,67 +23,66 @@ SAMPLE = 4096
 BINS = 32
 
 
-def grad_stats(g: np.ndarray) -> dict[str, Any]:
-    """Statistics of one gradient array."""
+def grad_stats(g: np.ndarray, full: bool = True) -> dict[str, Any]:
+    """Statistics of one gradient array: its norm and whether it holds NaN or Inf (one BLAS dot),
+    and when `full` also max |g|, mean, std, fraction of zeros and histogram (None otherwise)."""
     flat = g.reshape(-1)
     n = flat.size
     if n == 0:
         return dict(norm=0.0, max_abs=0.0, mean=0.0, std=0.0, zero_frac=0.0, nonfinite=False, hist=None, lo=None, hi=None)
-    sq, total, hi, lo = _sums(flat)
+    if flat.dtype.kind != "f" or flat.dtype == np.float16:  # no float16 BLAS or SIMD sum: widen
+        flat = flat.astype(np.float32 if flat.dtype == np.float16 else np.float64)
+    sq = float(np.dot(flat, flat))
     nonfinite = False
     if not math.isfinite(sq):  # NaN/Inf in g, or finite values whose squares overflow float32
         nonfinite = not bool(np.isfinite(flat).all())
         if not nonfinite:
             wide = flat.astype(np.float64)
             sq = float(np.dot(wide, wide))
-    mean = total / n
+    norm = math.sqrt(sq) if math.isfinite(sq) else sq
+    if not full:
+        return dict(
+            norm=norm, max_abs=None, mean=None, std=None, zero_frac=None, nonfinite=nonfinite, hist=None, lo=None, hi=None
+        )
+    total, hi, lo = float(np.einsum("i->", flat)), float(flat.max()), float(flat.min())  # (einsum: 5x ndarray.sum)
+    mean, max_abs = total / n, max(abs(hi), abs(lo))
     sample = flat[:: max(1, n // SAMPLE)]
     zero_frac = float(np.count_nonzero(sample == 0)) / sample.size
-    finite = (sample[np.isfinite(sample)] if nonfinite else sample).astype(np.float64)
-    counts, edges = _histogram(finite)
+    if nonfinite:  # the range of the finite values, from the sample
+        sample = sample[np.isfinite(sample)]
+        lo, hi = (float(sample.min()), float(sample.max())) if sample.size else (0.0, 0.0)
+    counts, lo, hi = _histogram(sample, lo, hi)
     return dict(
-        norm=math.sqrt(sq) if math.isfinite(sq) else sq,
-        max_abs=max(abs(hi), abs(lo)),
+        norm=norm,
+        max_abs=max_abs,
         mean=mean,
         std=math.sqrt(max(sq / n - mean * mean, 0.0)) if math.isfinite(sq) else float("nan"),
         zero_frac=zero_frac,
         nonfinite=nonfinite,
         hist=npy_bytes(counts.astype(np.int32)),  # bytes: the recorder holds no arrays between steps
-        lo=float(edges[0]),
-        hi=float(edges[-1]),
+        lo=lo,
+        hi=hi,
     )
 
 
-def _sums(flat: np.ndarray) -> tuple[float, float, float, float]:
-    """(sum of squares, sum, max, min) of a 1-D array: a BLAS dot and three SIMD reductions.
-
-    The sum is einsum's, whose several accumulators make it 5x quicker than ndarray.sum's
-    pairwise loop. (Taking a big gradient in cache-sized chunks, to read it from memory once,
-    measured no quicker: these passes run at cache speed already.)"""
-    if flat.dtype.kind != "f":
-        flat = flat.astype(np.float64)
-    if flat.dtype == np.float16:  # no float16 BLAS or SIMD sum: widen (a float16 step is slow anyway)
-        flat = flat.astype(np.float32)
-        return float(np.dot(flat, flat)), float(flat.sum(dtype=np.float64)), float(flat.max()), float(flat.min())
-    return float(np.dot(flat, flat)), float(np.einsum("i->", flat)), float(flat.max()), float(flat.min())
-
-
-def _histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BINS equal bins over the values' range (a unit range around them when all are equal), as
-    np.histogram bins them (the last bin closed), by one scaled floor and a bincount: np.histogram
-    itself costs ~0.1 ms even on a few values, which every parameter of every step would pay.
+def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, float, float]:
+    """BINS equal bins over [lo, hi] (the whole gradient's range, which holds the values; a unit
+    range around them when lo == hi), as np.histogram bins them (the last bin closed): returns
+    the counts and the range. By one scaled floor and a bincount: np.histogram itself costs
+    ~0.1 ms even on a few values, which every parameter of every step would pay.
 
     Binned after scaling by the largest magnitude, so even a range near float64's limit works."""
-    if values.size == 0:
-        return np.zeros(BINS, np.int64), np.zeros(BINS + 1)
-    scale = float(np.abs(values).max()) or 1.0
-    scaled = values / scale
-    lo, hi = float(scaled.min()), float(scaled.max())
-    if not hi - lo > 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
-    index = ((scaled - lo) * (BINS / (hi - lo))).astype(np.int64)
-    np.clip(index, 0, BINS - 1, out=index)  # the maximum lands in the last bin, closed as np.histogram's
-    return np.bincount(index, minlength=BINS), np.linspace(lo, hi, BINS + 1) * scale
+    scale = max(abs(lo), abs(hi)) or 1.0
+    lo_s, hi_s = lo / scale, hi / scale
+    if not hi_s - lo_s > 1e-12:
+        lo_s, hi_s = lo_s - 0.5, hi_s + 0.5
+    scaled = values.astype(np.float64)
+    scaled /= scale
+    scaled -= lo_s
+    scaled *= BINS / (hi_s - lo_s)
+    index = scaled.astype(np.int64)  # truncation: a value a rounding error below lo lands in bin 0
+    np.minimum(index, BINS - 1, out=index)  # the maximum lands in the last bin, closed as np.histogram's
+    return np.bincount(index, minlength=BINS), lo_s * scale, hi_s * scale
 
 
 class GradientHealth:
@@ -98,7 +101,7 @@ class GradientHealth:
 
     def check(self, step: int, norms: dict[str, float], nonfinite: dict[str, bool]) -> list[dict[str, Any]]:
         finite = [v for v in norms.values() if math.isfinite(v)]
-        median = float(np.median(finite)) if finite else float("nan")
+        median = statistics.median(finite) if finite else float("nan")  # (np.median costs 30 us a call)
         alerts = []
         for name, norm in norms.items():
             recent = [v for v in self.history[name] if math.isfinite(v) and v > 0]
@@ -112,10 +115,10 @@ class GradientHealth:
                 )
             elif norm > self.bound:
                 firing["exploding"] = (f"|g| > {self.bound:g}", f"{name}: |g| = {norm:.3g} exceeds {self.bound:g} at step {step}")
-            elif len(recent) >= 2 and norm > self.factor * float(np.median(recent)) and norm > median:
+            elif len(recent) >= 2 and norm > self.factor * statistics.median(recent) and norm > median:
                 # against the recent median (one dip near zero is not a baseline), and only for a
                 # gradient that is also large among the layers now (a rebound from tiny is not an explosion)
-                base = float(np.median(recent))
+                base = statistics.median(recent)
                 firing["exploding"] = (
                     f"|g| grew more than {self.factor:g}x its median over the last {self.window} steps",
                     f"{name}: |g| = {norm:.3g} is {norm / base:.3g}x its recent median ({base:.3g}) at step {step}",

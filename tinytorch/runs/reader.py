@@ -108,11 +108,15 @@ class RunReader:
         return [dict(id=r[0], name=r[1], shape=tuple(json.loads(r[2])), numel=r[3], dtype=r[4], module=r[5]) for r in rows]
 
     def grad_stats(self, field: str = "norm", since: int = -1) -> tuple[np.ndarray, list[str], np.ndarray]:
-        """(steps, parameter names, values of shape (params, steps)); NaN where a step has none."""
+        """(steps that have this statistic, parameter names, values of shape (params, steps)); NaN
+        where a parameter has none at a step. Norms and NaN/Inf flags are recorded every step, the
+        other statistics every `every` steps (see tinytorch.record)."""
         if field not in GRAD_FIELDS:
             raise KeyError(f"unknown gradient statistic {field!r}; choose from {GRAD_FIELDS}")
         params = self.params()
-        rows = self._query(f"SELECT param_id, step, {field} FROM grad_stats WHERE step > ? ORDER BY step", (since,))
+        # rows with the full statistics have a zero fraction (always a number there; NaN is stored as NULL)
+        full = "" if field in ("norm", "nonfinite") else " AND zero_frac IS NOT NULL"
+        rows = self._query(f"SELECT param_id, step, {field} FROM grad_stats WHERE step > ?{full} ORDER BY step", (since,))
         steps = np.array(sorted({r[1] for r in rows}), np.int64)
         column = {s: i for i, s in enumerate(steps)}
         row = {p["id"]: i for i, p in enumerate(params)}

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS params (
 CREATE TABLE IF NOT EXISTS grad_stats (
     param_id INTEGER NOT NULL, step INTEGER NOT NULL, norm REAL, max_abs REAL, mean REAL, std REAL,
     zero_frac REAL, weight_norm REAL, update_ratio REAL, nonfinite INTEGER NOT NULL DEFAULT 0,
-    hist BLOB, hist_lo REAL, hist_hi REAL, PRIMARY KEY (param_id, step));
+    hist BLOB, hist_lo REAL, hist_hi REAL, PRIMARY KEY (step, param_id));  -- (step first: a step's rows append)
 CREATE TABLE IF NOT EXISTS ops (
     step INTEGER NOT NULL, seq INTEGER NOT NULL, node INTEGER, phase TEXT NOT NULL, op TEXT NOT NULL,
     module TEXT, inputs TEXT, input_shapes TEXT, output_shape TEXT, dtype TEXT, out_bytes INTEGER,

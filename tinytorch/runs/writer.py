@@ -82,7 +82,8 @@ class RunWriter:
         with self._conn:  # BEGIN ... COMMIT, or ROLLBACK on error
             self._conn.execute("BEGIN")
             for table, rows in pending.items():
-                self._conn.executemany(_INSERT[table], rows)
+                if rows:
+                    self._conn.executemany(_INSERT[table], rows)
 
     def close(self, status: str = "finished") -> None:
         if self.closed:
