@@ -1,5 +1,6 @@
 """tinytorch: an ML framework on NumPy, small enough to read, with PyTorch's names."""
 
+from . import allocator  # isort: skip
 from . import function  # first: tensor.py needs it loaded  # isort: skip
 from . import autograd
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -49,5 +50,7 @@ eq, ne, lt, le, gt, ge = Tensor.eq, Tensor.ne, Tensor.lt, Tensor.le, Tensor.gt, 
 
 from . import amp, compress, data, datasets, models, nn, optim, perf, quant, runs, text, train, utils  # noqa: E402  (they build on everything above)
 from .record import record  # noqa: E402
+
+allocator.keep_freed_memory()  # freed arrays stay in the heap for the next op (see allocator.py)
 
 __version__ = "0.1.0"
