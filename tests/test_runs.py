@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinytorch.runs import RunFileError, RunReader, RunWriter, list_runs, safe_name
@@ -169,3 +170,48 @@ def test_reader_opens_read_only(tmp_path):
     finally:
         os.chmod(w.path, 0o644)
         shutil.rmtree(w.dir)
+
+
+# Events of one step as the recorder emits them (EVENT_FIELDS order), with the gaps a real step has:
+# no op for a parameter, no module outside every module, a shape-less buffer.
+EVENTS = [
+    (0, 1, "live", 1, 64, "parameter", "0.weight", None, "[4,4]", "float32", "forward", "0"),
+    (0, 2, "alloc", 2, 32, "activation", "saved by node 3", 3, "[8]", "float32", "forward", None),
+    (0, 3, "retag", 2, 32, "gradient", "0.weight.grad", 3, "[8]", "float32", "backward", None),
+    (0, 4, "free", 2, 32, "gradient", "0.weight.grad", None, None, None, "optimizer", None),
+]
+
+
+def test_memory_events_are_stored_as_columns_and_read_back_as_written(tmp_path):
+    w = RunWriter(tmp_path, "columns")
+    w.add("events", EVENTS[:2])
+    w.commit()  # a step written in two transactions (an anomaly alert commits at once): two parts
+    w.add("events", EVENTS[2:] + [(1, 1, "live", 1, 64, "parameter", "0.weight", None, "[4,4]", "float32", "forward", "0")])
+    w.commit()
+    reader = RunReader(w.dir)
+    events = reader.memory_events(0)
+    assert {name: list(column) for name, column in events.items()} == {
+        "step": [0, 0, 0, 0], "seq": [1, 2, 3, 4], "kind": ["live", "alloc", "retag", "free"], "buf": [1, 2, 2, 2],
+        "nbytes": [64, 32, 32, 32], "category": ["parameter", "activation", "gradient", "gradient"],
+        "holder": ["0.weight", "saved by node 3", "0.weight.grad", "0.weight.grad"],
+        "op_seq": pytest.approx([float("nan"), 3, 3, float("nan")], nan_ok=True), "shape": [(4, 4), (8,), (8,), None],
+        "dtype": ["float32", "float32", "float32", None], "phase": ["forward", "forward", "backward", "optimizer"],
+        "module": ["0", None, None, None],
+    }  # fmt: skip
+    assert events["buf"].dtype == np.int64 and events["op_seq"].dtype == np.float64 and events["kind"].dtype == object
+    assert list(reader.memory_events(0, 1)["step"]) == [0, 0, 0, 0, 1] and len(reader.memory_events(5)["seq"]) == 0
+    with sqlite3.connect(w.path) as conn:  # one row per field and part, not one per event
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(DISTINCT part) FROM event_columns WHERE step = 0").fetchone() == (2,)
+    w.close()
+
+
+def test_a_schema_1_run_with_one_row_per_event_still_reads(tmp_path):
+    w = RunWriter(tmp_path, "old")
+    w.close()
+    with sqlite3.connect(w.path) as conn:
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", EVENTS)
+    events = RunReader(w.dir).memory_events(0)
+    assert list(events["kind"]) == ["live", "alloc", "retag", "free"] and list(events["shape"]) == [(4, 4), (8,), (8,), None]
+    assert list(events["holder"]) == ["0.weight", "saved by node 3", "0.weight.grad", "0.weight.grad"]

@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from .schema import RUN_FILE, SCHEMA_VERSION, RunFileError, from_npy
+from .schema import EVENT_FIELDS, RUN_FILE, SCHEMA_VERSION, RunFileError, decode_events, from_npy
 
 OP_FIELDS = ("seq", "node", "phase", "op", "module", "inputs", "input_shapes", "output_shape", "dtype", "out_bytes",
              "duration", "saved", "attrs", "flops", "grad")  # fmt: skip
-EVENT_FIELDS = ("step", "seq", "kind", "buf", "nbytes", "category", "holder", "op_seq", "shape", "dtype", "phase", "module")
 GRAD_FIELDS = ("norm", "max_abs", "mean", "std", "zero_frac", "weight_norm", "update_ratio", "nonfinite")
 
 
@@ -167,12 +166,26 @@ class RunReader:
     def memory_events(self, first_step: int, last_step: int | None = None) -> dict[str, np.ndarray]:
         """Buffer events of a step range, as columns, in the order they happened: alloc, free, retag
         (it changed category or holder), live (a traced step opens by announcing the buffers alive
-        since before it). Buffer ids are unique within the run."""
+        since before it). Buffer ids are unique within the run. Numbers are int64 (float64 with NaN
+        where one is missing), text an object array, shapes tuples."""
         last = first_step if last_step is None else last_step
+        if self._meta.get("schema_version", 1) < 2:  # one row per event
+            rows = self._query(
+                f"SELECT {', '.join(EVENT_FIELDS)} FROM events WHERE step BETWEEN ? AND ? ORDER BY step, seq", (first_step, last)
+            )
+            return _columns(rows, EVENT_FIELDS)
+        parts: dict[tuple[int, int], dict[str, bytes]] = {}
         rows = self._query(
-            f"SELECT {', '.join(EVENT_FIELDS)} FROM events WHERE step BETWEEN ? AND ? ORDER BY step, seq", (first_step, last)
+            "SELECT step, part, name, data FROM event_columns WHERE step BETWEEN ? AND ? ORDER BY step, part", (first_step, last)
         )
-        return _columns(rows, EVENT_FIELDS)
+        for step, part, name, data in rows:
+            parts.setdefault((step, part), {})[name] = data
+        if not parts:
+            return _columns([], EVENT_FIELDS)
+        columns = [decode_events(blobs) for blobs in parts.values()]
+        if len(columns) == 1:
+            return columns[0]
+        return {name: np.concatenate([c[name] for c in columns]) for name in EVENT_FIELDS}
 
     def live_buffers(self, step: int, seq: int | None = None) -> list[dict[str, Any]]:
         """The buffers live after event `seq` of a traced step (the step's end when None)."""

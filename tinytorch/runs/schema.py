@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a traced step's memory events as columns (event_columns); 1: one row per event
 RUN_FILE = "run.sqlite"
 
 TABLES = """
@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS ops (
 CREATE TABLE IF NOT EXISTS edges (
     step INTEGER NOT NULL, src INTEGER NOT NULL, dst INTEGER NOT NULL, slot INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS edges_by_step ON edges (step);
+CREATE TABLE IF NOT EXISTS event_columns (
+    step INTEGER NOT NULL, part INTEGER NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (step, part, name));
 CREATE TABLE IF NOT EXISTS events (
     step INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, buf INTEGER NOT NULL,
     nbytes INTEGER NOT NULL, category TEXT, holder TEXT, op_seq INTEGER, shape TEXT, dtype TEXT,
@@ -54,6 +57,10 @@ CREATE TABLE IF NOT EXISTS profile (
     calls INTEGER, total REAL, self REAL, flops INTEGER, bytes INTEGER,
     PRIMARY KEY (step, phase, kind, name));
 """
+
+# The fields of a memory event (see tinytorch/record/memory.py), in the order the recorder emits them.
+EVENT_FIELDS = ("step", "seq", "kind", "buf", "nbytes", "category", "holder", "op_seq", "shape", "dtype", "phase", "module")
+_EVENT_TEXT = ("kind", "category", "holder", "shape", "dtype", "phase", "module")
 
 CATEGORIES = ("parameter", "gradient", "optimizer_state", "activation", "temporary", "input", "other")
 
@@ -108,3 +115,53 @@ def safe_name(name: str) -> str:
     if not cleaned or cleaned in (".", ".."):
         raise ValueError(f"run name {name!r} has no usable characters (use letters, digits, '.', '_', '-')")
     return cleaned[:120]
+
+
+# ---------------------------------------------------------------------- memory events as columns
+# A traced step can hold a million events: one SQLite row each took seconds to write and to read
+# back. Each step's events are stored instead as one .npy array per field (event_columns): numbers
+# as int64 (float64 with NaN where one is missing), text as int32 codes into a JSON list of the
+# distinct values (name + ".vocab"), since a step has few distinct kinds, categories and shapes.
+# A step committed in several transactions (an anomaly alert is written at once) has several
+# parts, read back in order.
+
+
+def encode_events(rows: list[tuple], parts: dict[int, int]) -> list[tuple[int, int, str, bytes]]:
+    """Event rows (EVENT_FIELDS order) as (step, part, name, bytes) rows of event_columns; `parts`
+    counts the parts each step has had so far (the writer's, updated here)."""
+    by_step: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_step.setdefault(row[0], []).append(row)
+    out = []
+    for step, step_rows in by_step.items():
+        part = parts[step] = parts.get(step, -1) + 1
+        for name, values in zip(EVENT_FIELDS, zip(*step_rows)):
+            if name in _EVENT_TEXT:
+                vocab = list(dict.fromkeys(values))
+                index = {v: i for i, v in enumerate(vocab)}
+                codes = np.fromiter(map(index.__getitem__, values), np.int32, len(values))
+                out += [(step, part, name, npy_bytes(codes)), (step, part, name + ".vocab", dumps(vocab).encode())]
+            elif None in values:
+                out.append((step, part, name, npy_bytes(np.array([np.nan if v is None else v for v in values], np.float64))))
+            else:
+                out.append((step, part, name, npy_bytes(np.array(values, np.int64))))
+    return out
+
+
+def decode_events(blobs: dict[str, bytes]) -> dict[str, np.ndarray]:
+    """One part's event_columns rows ({name: bytes}) back as columns: numbers as arrays, text as
+    object arrays (None where missing), shapes as tuples."""
+    out = {}
+    for name in EVENT_FIELDS:
+        values = from_npy(blobs[name])
+        if name in _EVENT_TEXT:
+            vocab = json.loads(blobs[name + ".vocab"])
+            table = np.empty(len(vocab), dtype=object)
+            if name == "shape":  # JSON text to tuples, one by one (a tuple must stay one element)
+                for i, v in enumerate(vocab):
+                    table[i] = None if v is None else tuple(json.loads(v))
+            else:
+                table[:] = vocab
+            values = table[values]
+        out[name] = values
+    return out

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .schema import RUN_FILE, SCHEMA_VERSION, TABLES, dumps, safe_name
+from .schema import RUN_FILE, SCHEMA_VERSION, TABLES, dumps, encode_events, safe_name
 
 _INSERT = {
     "steps": "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?)",
@@ -21,7 +21,7 @@ _INSERT = {
     "grad_stats": "INSERT OR REPLACE INTO grad_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "ops": "INSERT OR REPLACE INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "edges": "INSERT INTO edges VALUES (?, ?, ?, ?)",
-    "events": "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "event_columns": "INSERT INTO event_columns VALUES (?, ?, ?, ?)",  # add("events", rows) lands here
     "memory": "INSERT OR REPLACE INTO memory VALUES (?, ?, ?, ?, ?)",
     "probes": "INSERT OR REPLACE INTO probes VALUES (?, ?, ?, ?)",
     "alerts": "INSERT INTO alerts (step, kind, rule, param, op, phase, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -53,6 +53,7 @@ class RunWriter:
         self._conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
         self._conn.executescript(TABLES)
         self._pending: dict[str, list[tuple]] = defaultdict(list)
+        self._event_parts: dict[int, int] = {}  # per step, the last part of its events written
         self.closed = False
         meta = {
             "schema_version": SCHEMA_VERSION,
@@ -82,6 +83,8 @@ class RunWriter:
         with self._conn:  # BEGIN ... COMMIT, or ROLLBACK on error
             self._conn.execute("BEGIN")
             for table, rows in pending.items():
+                if table == "events":  # a step's memory events, stored as columns (schema.encode_events)
+                    table, rows = "event_columns", encode_events(rows, self._event_parts)
                 if rows:
                     self._conn.executemany(_INSERT[table], rows)
 
