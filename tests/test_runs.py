@@ -121,11 +121,17 @@ def test_names_are_sanitised_and_never_overwrite(tmp_path):
     second.close()
 
 
-def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
-    w = RunWriter(tmp_path, "future")
+def closed_run(tmp_path: Path, name: str, schema_version: int) -> RunWriter:
+    """A finished, empty run whose file says it was written with `schema_version`."""
+    w = RunWriter(tmp_path, name)
     w.close()
     with sqlite3.connect(w.path) as conn:
-        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(schema_version),))
+    return w
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path):
+    w = closed_run(tmp_path, "future", 99)
     with pytest.raises(RunFileError, match=r"run\.sqlite was written with run-file schema 99.*Upgrade tinytorch"):
         RunReader(w.dir)
 
@@ -207,10 +213,8 @@ def test_memory_events_are_stored_as_columns_and_read_back_as_written(tmp_path):
 
 
 def test_a_schema_1_run_with_one_row_per_event_still_reads(tmp_path):
-    w = RunWriter(tmp_path, "old")
-    w.close()
+    w = closed_run(tmp_path, "old", 1)
     with sqlite3.connect(w.path) as conn:
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", EVENTS)
     events = RunReader(w.dir).memory_events(0)
     assert list(events["kind"]) == ["live", "alloc", "retag", "free"] and list(events["shape"]) == [(4, 4), (8,), (8,), None]
