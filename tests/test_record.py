@@ -353,6 +353,9 @@ def test_huge_but_finite_gradients_are_not_called_nonfinite():
     assert stats["norm"] == pytest.approx(1e20 * np.sqrt(10), rel=1e-6)
     assert grad_stats(np.array([1.0, np.inf], np.float32))["nonfinite"]
     assert grad_stats(np.array([np.nan, 1.0], np.float32))["nonfinite"]
+    partial = grad_stats(g, full=False)  # a norms-only step: the rest is not taken, even for an empty tensor
+    assert partial["norm"] == stats["norm"] and partial["zero_frac"] is None and partial["hist"] is None
+    assert grad_stats(np.zeros(0, np.float32), full=False)["zero_frac"] is None
 
 
 def test_a_healthy_run_raises_no_gradient_alerts(tmp_path):

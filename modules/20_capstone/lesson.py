@@ -589,6 +589,7 @@ print(
 #
 # **4. What does looking cost?** Line 4. Gradient norms on every step cost a little (one pass over
 # each gradient, a transaction per step), the full statistics (histogram, max, mean, update ratio)
-# four more passes, which is why they come every 20th step unless you ask for more; the traced step
+# five more (the sum, max and min of each gradient, the norms of each weight and of its update),
+# which is why they come every 20th step unless you ask for more; the traced step
 # costs more, since every op and buffer is written down. That is why long runs trace only a few
 # chosen steps (`record(every=..., trace_steps=...)`).

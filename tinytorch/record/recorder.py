@@ -2,9 +2,10 @@
 
 Every step: loss, lr, step time, each parameter's gradient norm and NaN/Inf flag (read where the
 optimizer's update op receives the gradient: one BLAS dot), health alerts. Every `every` steps
-also the rest of the gradient statistics and the update-to-weight ratio (four more passes over
-each gradient and two over each weight, which a big layer feels). Traced steps (`trace_steps`): every op of forward, backward and the optimizer update
-with shapes, bytes, time and module scope, and every buffer's life (see memory.py). Probe
+also the rest of the gradient statistics and the update-to-weight ratio (three more passes over
+each gradient, one over each weight and one over its update, which a big layer feels). Traced
+steps (`trace_steps`): every op of forward, backward and the optimizer update with shapes,
+bytes, time and module scope, and every buffer's life (see memory.py). Probe
 steps: the attention maps of a fixed input. Anomaly mode: the first op that makes NaN or Inf.
 """
 

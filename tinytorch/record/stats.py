@@ -21,6 +21,8 @@ from ..runs.schema import npy_bytes
 
 SAMPLE = 4096
 BINS = 32
+_NOT_TAKEN = dict(max_abs=None, mean=None, std=None, zero_frac=None, hist=None, lo=None, hi=None)  # a norms-only step
+_EMPTY = dict(max_abs=0.0, mean=0.0, std=0.0, zero_frac=0.0, hist=None, lo=None, hi=None)  # a tensor with no elements
 
 
 def grad_stats(g: np.ndarray, full: bool = True) -> dict[str, Any]:
@@ -29,7 +31,7 @@ def grad_stats(g: np.ndarray, full: bool = True) -> dict[str, Any]:
     flat = g.reshape(-1)
     n = flat.size
     if n == 0:
-        return dict(norm=0.0, max_abs=0.0, mean=0.0, std=0.0, zero_frac=0.0, nonfinite=False, hist=None, lo=None, hi=None)
+        return dict(norm=0.0, nonfinite=False, **(_EMPTY if full else _NOT_TAKEN))
     if flat.dtype.kind != "f" or flat.dtype == np.float16:  # no float16 BLAS or SIMD sum: widen
         flat = flat.astype(np.float32 if flat.dtype == np.float16 else np.float64)
     sq = float(np.dot(flat, flat))
@@ -41,9 +43,7 @@ def grad_stats(g: np.ndarray, full: bool = True) -> dict[str, Any]:
             sq = float(np.dot(wide, wide))
     norm = math.sqrt(sq) if math.isfinite(sq) else sq
     if not full:
-        return dict(
-            norm=norm, max_abs=None, mean=None, std=None, zero_frac=None, nonfinite=nonfinite, hist=None, lo=None, hi=None
-        )
+        return dict(norm=norm, nonfinite=nonfinite, **_NOT_TAKEN)
     total, hi, lo = float(np.einsum("i->", flat)), float(flat.max()), float(flat.min())  # (einsum: 5x ndarray.sum)
     mean, max_abs = total / n, max(abs(hi), abs(lo))
     sample = flat[:: max(1, n // SAMPLE)]
