@@ -1,4 +1,4 @@
-"""Keep freed memory for the next op (Linux with glibc): what a caching allocator does, in four calls.
+"""Keep freed memory for the next op (Linux with glibc): what a caching allocator does, in three mallopt calls.
 
 Every NumPy op returns a new array. glibc serves a block larger than its mmap threshold with a
 fresh mapping and unmaps it when the array dies, and it hands free memory at the top of its heap
