@@ -113,10 +113,11 @@ def _record_all(root) -> dict:
                 run.step()
         out["nan"] = RunReader(run.path)
         model = Damped()
-        opt = tt.optim.SGD(model.parameters(), lr=3.0)  # far too large: the second layer explodes
+        opt = tt.optim.SGD(model.parameters(), lr=0.01)
         xs, ys = tt.randn(16, 4), tt.randn(16, 1) * 10
         with tt.record(root / "exploding", model=model, optimizer=opt, trace_steps=()) as run:
-            for _ in range(8):
+            for step in range(12):
+                opt.param_groups[0]["lr"] = 0.01 if step < 4 else 3.0  # then far too large: the layers explode
                 loss = F.mse_loss(model(xs), ys)
                 opt.zero_grad()
                 loss.backward()

@@ -229,10 +229,11 @@ def test_alerts_for_vanishing_and_exploding_gradients(tmp_path):
             return self.second(self.first(x * 1e-6))  # first.weight's gradient all but vanishes
 
     model = Damped()
-    opt = tt.optim.SGD(model.parameters(), lr=3.0)  # far too large: the second layer explodes
+    opt = tt.optim.SGD(model.parameters(), lr=0.01)
     x, y = tt.randn(16, 4), tt.randn(16, 1) * 10
     with tt.record(tmp_path / "run", model=model, optimizer=opt) as run:
-        for _ in range(12):
+        for step in range(12):
+            opt.param_groups[0]["lr"] = 0.01 if step < 4 else 3.0  # then far too large: the layers explode
             loss = F.mse_loss(model(x), y)
             opt.zero_grad()
             loss.backward()
@@ -246,6 +247,17 @@ def test_alerts_for_vanishing_and_exploding_gradients(tmp_path):
     assert "grew more than 10x" in first_explosion["rule"] or "exceeds" in first_explosion["message"]
     # each alert fires once per episode, not every step
     assert len([a for a in alerts if (a["kind"], a["param"]) == ("vanishing", "first.weight")]) == 1
+
+
+def test_vanishing_takes_three_low_steps_in_a_row_not_one_dip():
+    from tinytorch.record import GradientHealth
+
+    health, normal = GradientHealth(), {"a": 1.0, "b": 1.0, "c": 1.0}
+    dip = {**normal, "c": 1e-6}  # an output bias's gradient cancels when a batch's classes balance
+    assert health.check(0, dip, {}) == [] and health.check(1, normal, {}) == []
+    alerts = [a for step in (2, 3, 4, 5) for a in health.check(step, dip, {})]
+    assert [(a["kind"], a["param"], a["step"]) for a in alerts] == [("vanishing", "c", 4)]  # once per episode
+    assert "since step 2" in alerts[0]["message"] and "3 steps in a row" in alerts[0]["rule"]
 
 
 def test_gradient_statistics_are_exact(tmp_path):

@@ -89,14 +89,19 @@ class GradientHealth:
     """Alerts, each once per episode (when its condition starts to hold) for a parameter:
 
     - nonfinite: the gradient holds NaN or Inf;
-    - vanishing: its norm is below `vanish_ratio` x the median parameter's norm at that step;
+    - vanishing: its norm has been below `vanish_ratio` x the median parameter's norm for
+      `patience` steps in a row (one step's dip is no vanishing gradient: an output bias's gradient
+      all but cancels whenever a batch's classes balance);
     - exploding: its norm is above `bound`, or more than `factor` x its median over the last
       `window` steps while above the median parameter's norm.
     """
 
-    def __init__(self, vanish_ratio: float = 1e-3, factor: float = 10.0, window: int = 5, bound: float = 1e3) -> None:
-        self.vanish_ratio, self.factor, self.window, self.bound = vanish_ratio, factor, window, bound
+    def __init__(
+        self, vanish_ratio: float = 1e-3, factor: float = 10.0, window: int = 5, bound: float = 1e3, patience: int = 3
+    ) -> None:
+        self.vanish_ratio, self.factor, self.window, self.bound, self.patience = vanish_ratio, factor, window, bound, patience
         self.history: dict[str, deque] = defaultdict(lambda: deque(maxlen=window))
+        self.low: dict[str, int] = defaultdict(int)  # steps in a row with the norm below the vanishing line
         self.active: set[tuple[str, str]] = set()
 
     def check(self, step: int, norms: dict[str, float], nonfinite: dict[str, bool]) -> list[dict[str, Any]]:
@@ -105,13 +110,16 @@ class GradientHealth:
         alerts = []
         for name, norm in norms.items():
             recent = [v for v in self.history[name] if math.isfinite(v) and v > 0]
+            low = 0 < median <= self.bound and norm < self.vanish_ratio * median  # (not while everything explodes)
+            self.low[name] = self.low[name] + 1 if low else 0
             firing = {}
             if nonfinite.get(name) or not math.isfinite(norm):
                 firing["nonfinite"] = ("gradient contains NaN or Inf", f"the gradient of {name} holds NaN or Inf at step {step}")
-            elif 0 < median <= self.bound and norm < self.vanish_ratio * median:  # (not while everything explodes)
+            elif self.low[name] >= self.patience:
                 firing["vanishing"] = (
-                    f"|g| < {self.vanish_ratio:g} x median |g| of all parameters",
-                    f"{name}: |g| = {norm:.3g} is below {self.vanish_ratio:g} x the median {median:.3g} at step {step}",
+                    f"|g| < {self.vanish_ratio:g} x median |g| of all parameters for {self.patience} steps in a row",
+                    f"{name}: |g| = {norm:.3g} is below {self.vanish_ratio:g} x the median {median:.3g} at step {step}, "
+                    f"and has been since step {step - self.low[name] + 1}",
                 )
             elif norm > self.bound:
                 firing["exploding"] = (f"|g| > {self.bound:g}", f"{name}: |g| = {norm:.3g} exceeds {self.bound:g} at step {step}")
