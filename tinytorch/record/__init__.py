@@ -95,8 +95,9 @@ def record(
     flag, which the health alerts watch. every: the full gradient statistics (max |g|, mean, std,
     fraction of zeros, histogram, update-to-weight ratio) every N steps; every=1 records them at
     each step, for a cost that grows with parameters per FLOP (README, "Measured").
-    trace_steps: steps whose every op and buffer is recorded (a collection, or a function of the step). probe: an input whose attention maps
-    are stored every probe_every steps. anomaly: None, "warn" or "raise" at the first NaN/Inf.
+    trace_steps: steps whose every op and buffer is recorded (a collection, or a function of the
+    step). probe: an input whose attention maps are stored every probe_every steps. anomaly:
+    None, "warn" or "raise" at the first NaN/Inf.
     """
     if function._hook is not None:
         raise RuntimeError("another recorder or profiler is active; close it before starting a new one")

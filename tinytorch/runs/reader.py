@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .schema import EVENT_FIELDS, RUN_FILE, SCHEMA_VERSION, RunFileError, decode_events, from_npy
+from .schema import EVENT_FIELDS, RUN_FILE, SCHEMA_VERSION, RunFileError, decode_events, from_npy, json_shapes
 
 OP_FIELDS = ("seq", "node", "phase", "op", "module", "inputs", "input_shapes", "output_shape", "dtype", "out_bytes",
              "duration", "saved", "attrs", "flops", "grad")  # fmt: skip
@@ -252,11 +252,10 @@ def _columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, np.ndarray]
     out = {}
     for j, name in enumerate(names):
         col = table[:, j]
-        if name == "shape":  # stored as JSON text; a step has few distinct shapes
-            parsed = {v: None if v is None else tuple(json.loads(v)) for v in set(col)}
-            shapes = np.empty(len(col), dtype=object)
-            shapes[:] = [parsed[v] for v in col] if len(col) else []
-            out[name] = shapes
+        if name == "shape":  # stored as JSON text; a step has few distinct shapes, parsed once each
+            distinct = list(set(col))
+            position = {v: i for i, v in enumerate(distinct)}
+            out[name] = json_shapes(distinct)[np.fromiter(map(position.__getitem__, col), np.int64, len(col))]
             continue
         first = next((v for v in col if v is not None), None)
         if isinstance(first, (str, bytes)):

@@ -156,12 +156,19 @@ def decode_events(blobs: dict[str, bytes]) -> dict[str, np.ndarray]:
         values = from_npy(blobs[name])
         if name in _EVENT_TEXT:
             vocab = json.loads(blobs[name + ".vocab"])
-            table = np.empty(len(vocab), dtype=object)
-            if name == "shape":  # JSON text to tuples, one by one (a tuple must stay one element)
-                for i, v in enumerate(vocab):
-                    table[i] = None if v is None else tuple(json.loads(v))
+            if name == "shape":
+                table = json_shapes(vocab)
             else:
+                table = np.empty(len(vocab), dtype=object)
                 table[:] = vocab
             values = table[values]
         out[name] = values
+    return out
+
+
+def json_shapes(texts: list) -> np.ndarray:
+    """Shapes stored as JSON text (or None) as an object array of tuples."""
+    out = np.empty(len(texts), dtype=object)
+    for i, v in enumerate(texts):  # one by one: a tuple must stay one element
+        out[i] = None if v is None else tuple(json.loads(v))
     return out
